@@ -1,0 +1,151 @@
+"""`digit-knower`: the one command line for training, evaluating, serving and the database.
+
+Each subcommand imports its module only when it runs, so `serve` and `api` never
+import torch, and `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from digit_knower.settings import get_settings
+
+
+def _train(args: argparse.Namespace) -> int:
+    from digit_knower import train
+
+    return train.main(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from digit_knower import evaluate
+
+    return evaluate.main(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from digit_knower.web import launch
+
+    return launch.main(args)
+
+
+def _api(args: argparse.Namespace) -> int:
+    from digit_knower.api import launch
+
+    return launch.main(args)
+
+
+def _db(args: argparse.Namespace) -> int:
+    from digit_knower.store import cli as store_cli
+
+    return store_cli.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(
+        prog="digit-knower",
+        description="Draw a digit, and the machine reads it. Train the CNN on MNIST, "
+        "score it, and serve it as a web page or a REST API, logging every prediction.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler, help: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help,
+            description=description,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add(
+        "train",
+        _train,
+        "train the CNN on MNIST and export it to ONNX",
+        "Train the CNN on MNIST (downloading and verifying the data if needed), hold out a "
+        "validation split for every training-time choice, score the test set once at the end, "
+        "export a self-contained ONNX file, check it against torch, and write the model card "
+        "and plots. Needs the 'train' extra (torch).",
+    )
+    p.add_argument(
+        "--epochs", type=int, default=None, help="passes over the training split (default: the tuned preset)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same model")
+    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: the tuned preset)")
+    p.add_argument(
+        "--out", type=Path, default=Path("model"), help="folder for the ONNX file, weights, card and plots"
+    )
+    p.add_argument(
+        "--data-dir", type=Path, default=settings.data_dir, help="MNIST folder (env DIGIT_KNOWER_DATA_DIR)"
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: the fastest measured here)"
+    )
+
+    p = add(
+        "evaluate",
+        _evaluate,
+        "score a model folder on the MNIST test set with ONNX Runtime",
+        "Run a model folder's ONNX file with ONNX Runtime on the 10,000 MNIST test images and "
+        "print the accuracy, the per-class accuracy and the confusion matrix.",
+    )
+    p.add_argument(
+        "--model-dir",
+        type=Path,
+        default=settings.model_dir,
+        help="folder holding digit_cnn.onnx (env DIGIT_KNOWER_MODEL_DIR)",
+    )
+    p.add_argument(
+        "--data-dir", type=Path, default=settings.data_dir, help="MNIST folder (env DIGIT_KNOWER_DATA_DIR)"
+    )
+
+    p = add(
+        "serve",
+        _serve,
+        "start the web page (Streamlit)",
+        "Start the Streamlit page where a person draws a digit, presses Predict, sees the "
+        "answer and can give the true label. Uses DATABASE_URL, or the embedded SQLite file.",
+    )
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    p.add_argument("--port", type=int, default=8501, help="port to listen on")
+
+    p = add(
+        "api",
+        _api,
+        "start the REST API (FastAPI + uvicorn)",
+        "Start the REST API on the same inference core and the same store. OpenAPI docs at /docs.",
+    )
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+
+    p = add(
+        "db",
+        _db,
+        "manage the prediction database (migrations)",
+        "Manage the database named by DATABASE_URL (or the embedded SQLite file) with Alembic.",
+    )
+    db_sub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    for name, text in [
+        ("upgrade", "apply all migrations up to the newest (run this first, and after every upgrade)"),
+        ("downgrade", "revert migrations down to a revision (default: one step)"),
+        ("current", "print the database's revision and whether it is up to date"),
+    ]:
+        a = db_sub.add_parser(name, help=text, description=text)
+        if name in ("upgrade", "downgrade"):
+            a.add_argument("revision", nargs="?", default="head" if name == "upgrade" else "-1")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The one settings object, read from environment variables or a `.env` file.
+
+Every front end (CLI, web page, API) reads its configuration here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_data_path
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_NAME = "digit-knower"
+
+# In a source checkout the shipped model lies at the repository root; an installed
+# package (the Docker image) points DIGIT_KNOWER_MODEL_DIR at its copy instead.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIPPED_MODEL_DIR = REPO_ROOT / "model"
+
+
+def app_data_dir() -> Path:
+    """The user's data folder for Digit Knower (embedded database, outbox, MNIST)."""
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "DIGIT_KNOWER_DATABASE_URL"),
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db. "
+        "Unset: an embedded SQLite file in the user's data folder.",
+    )
+    model_dir: Path = Field(
+        default=SHIPPED_MODEL_DIR,
+        validation_alias="DIGIT_KNOWER_MODEL_DIR",
+        description="Folder holding digit_cnn.onnx and model_card.json.",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: app_data_dir() / "mnist",
+        validation_alias="DIGIT_KNOWER_DATA_DIR",
+        description="Where the MNIST IDX files lie, or are downloaded to.",
+    )
+    state_dir: Path = Field(
+        default_factory=app_data_dir,
+        validation_alias="DIGIT_KNOWER_STATE_DIR",
+        description="Folder for the embedded SQLite database and the outbox.",
+    )
+    api_key: str | None = Field(
+        default=None,
+        validation_alias="DIGIT_KNOWER_API_KEY",
+        description="When set, the API requires it in the X-API-Key header.",
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file when none is configured."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_dir / 'digit_knower.sqlite3'}"
+
+    @property
+    def outbox_path(self) -> Path:
+        """Durable local queue for records the database could not take yet."""
+        return self.state_dir / "outbox.sqlite3"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,62 @@
+"""Shared fixtures: the MNIST folder, an isolated state folder, and the real databases."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.postgres_server import PostgresServer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test touches the user's real data folder or an ambient DATABASE_URL."""
+    from digit_knower.settings import get_settings
+
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("DIGIT_KNOWER_STATE_DIR", str(state))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("DIGIT_KNOWER_API_KEY", raising=False)
+    get_settings.cache_clear()
+    yield state
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST files. Missing data is a failure, never a skip."""
+    path = Path(os.environ.get("DIGIT_KNOWER_DATA_DIR", REPO_ROOT.parent / "shared" / "data" / "mnist"))
+    missing = [f for f in MNIST_FILES if not ((path / f).exists() or (path / f"{f}.gz").exists())]
+    if missing:
+        pytest.fail(f"MNIST files missing in {path}: {missing}. Set DIGIT_KNOWER_DATA_DIR.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL 15 server for the whole session, stopped whatever the outcome."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: an SQLite file, then a new database on the real server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    return request.getfixturevalue("postgres").create_database()

@@ -1,0 +1,76 @@
+"""A throwaway PostgreSQL 15 server for the test session.
+
+Real server binaries, a temporary data directory, a free port on 127.0.0.1. `initdb`
+and `pg_ctl` refuse to run as root, so as root they run as the `postgres` user.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("DIGIT_KNOWER_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PostgresServer:
+    """Owns one server process; `stop()` and `start()` let tests simulate an outage."""
+
+    def __init__(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            raise RuntimeError(
+                f"PostgreSQL server binaries not found in {PG_BIN}: "
+                "apt-get install postgresql-15 (or set DIGIT_KNOWER_PG_BIN)"
+            )
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="dk-pg-"))
+        self.datadir = self.root / "data"
+        self.log = self.root / "server.log"
+        self._as_root = os.geteuid() == 0
+        if self._as_root:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run(PG_BIN / "initdb", "-D", self.datadir, "-U", "postgres", "--auth=trust", "-E", "UTF8")
+
+    def _run(self, *cmd: object) -> None:
+        argv = [str(c) for c in cmd]
+        if self._as_root:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        subprocess.run(argv, check=True, capture_output=True, cwd=self.root)
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off -c max_connections=200"
+        self._run(PG_BIN / "pg_ctl", "-D", self.datadir, "-l", self.log, "-o", opts, "-w", "start")
+
+    def stop(self) -> None:
+        self._run(PG_BIN / "pg_ctl", "-D", self.datadir, "-m", "fast", "-w", "stop")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        """A fresh, empty database; returns its SQLAlchemy URL."""
+        import psycopg
+
+        name = f"dk_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # already stopped, e.g. by an outage test that failed midway
+        shutil.rmtree(self.root, ignore_errors=True)
