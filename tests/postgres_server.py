@@ -6,6 +6,7 @@ and `pg_ctl` refuse to run as root, so as root they run as the `postgres` user.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -69,8 +70,7 @@ class PostgresServer:
         return self.url(name)
 
     def destroy(self) -> None:
-        try:
+        # It may already be stopped, e.g. by an outage test that failed midway.
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped, e.g. by an outage test that failed midway
         shutil.rmtree(self.root, ignore_errors=True)
