@@ -1,0 +1,90 @@
+"""`digit-knower evaluate`: score a model folder on the MNIST test set with ONNX Runtime (no torch).
+
+The scoring helpers here are shared with training, which uses them to check its ONNX export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from digit_knower.data import DataError, load_test
+
+ONNX_FILE = "digit_cnn.onnx"
+CARD_FILE = "model_card.json"
+
+
+def onnx_logits(onnx_path: Path, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Logits (N, 10) float32 from the ONNX model for uint8 images (N, 28, 28), white ink on black."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size, None].astype(np.float32) / 255.0
+        out.append(session.run(["logits"], {"image": x})[0])
+    return np.concatenate(out)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax in float64, as every caller of the model does it."""
+    z = logits.astype(np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """10x10 counts: rows are the true digit, columns the predicted one."""
+    matrix = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(matrix, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
+    return matrix
+
+
+def per_class_accuracy(matrix: np.ndarray) -> list[float]:
+    return [float(matrix[d, d] / max(matrix[d].sum(), 1)) for d in range(10)]
+
+
+def format_report(matrix: np.ndarray) -> str:
+    """Accuracy, per-class accuracy and the confusion matrix as plain aligned text."""
+    total = int(matrix.sum())
+    correct = int(np.trace(matrix))
+    lines = [f"accuracy: {correct / total:.2%} ({correct}/{total} correct, {total - correct} wrong)", ""]
+    lines.append("per-class accuracy:")
+    for d, acc in enumerate(per_class_accuracy(matrix)):
+        lines.append(f"  {d}: {acc:7.2%}  ({matrix[d, d]}/{matrix[d].sum()})")
+    lines += ["", "confusion matrix (rows: true digit, columns: predicted):"]
+    lines.append("true\\pred " + "".join(f"{d:>6}" for d in range(10)))
+    for d in range(10):
+        lines.append(f"{d:>9} " + "".join(f"{n:>6}" for n in matrix[d]))
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    model_dir = Path(args.model_dir)
+    onnx_path = model_dir / ONNX_FILE
+    if not onnx_path.is_file():
+        print(f"error: {onnx_path} not found; --model-dir must name a folder made by 'digit-knower train'")
+        return 2
+    try:
+        test = load_test(Path(args.data_dir))
+    except DataError as e:
+        print(f"error: {e}")
+        return 2
+    try:
+        logits = onnx_logits(onnx_path, test.images)
+    except Exception as e:  # ONNX Runtime raises its own exception types for foreign or broken files
+        print(f"error: {onnx_path} could not be run with ONNX Runtime: {str(e).splitlines()[0]}")
+        return 2
+    card_path = model_dir / CARD_FILE
+    version = json.loads(card_path.read_text())["version"] if card_path.is_file() else "(no model card)"
+    print(f"model {version} from {model_dir}, scored on the {len(test.labels)} MNIST test images\n")
+    print(format_report(confusion_matrix(test.labels, logits.argmax(axis=1))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(argparse.Namespace(model_dir=Path("model"), data_dir=Path("../shared/data/mnist"))))
