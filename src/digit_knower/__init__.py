@@ -1,0 +1,37 @@
+"""Digit Knower: draw a digit, the machine reads it.
+
+    from digit_knower import Predictor, Prediction, EmptyImageError, InvalidImageError
+
+The names are imported on first use, so `import digit_knower` (and `digit-knower --help`)
+stays fast and never loads ONNX Runtime until a prediction is wanted.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from digit_knower.predictor import Prediction, Predictor
+    from digit_knower.preprocess import EmptyImageError, InvalidImageError
+
+__all__ = ["EmptyImageError", "InvalidImageError", "Prediction", "Predictor"]
+
+_HOMES = {
+    "Predictor": "digit_knower.predictor",
+    "Prediction": "digit_knower.predictor",
+    "EmptyImageError": "digit_knower.preprocess",
+    "InvalidImageError": "digit_knower.preprocess",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'digit_knower' has no attribute {name!r}")
+    value = getattr(import_module(_HOMES[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

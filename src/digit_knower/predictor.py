@@ -1,0 +1,192 @@
+"""The Predictor: the shipped ONNX model behind MNIST-style preprocessing.
+
+    p = Predictor.load()          # once per model folder, then cached
+    pred = p.predict(image)       # PIL image, uint8 array or image bytes -> Prediction
+
+ONNX Runtime runs the network; torch is never imported here. A Predictor holds nothing
+that changes after loading, and ONNX Runtime's `InferenceSession.run` is safe to call
+from many threads at once, so one Predictor serves every thread of the web page and the API.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+from digit_knower.preprocess import MODEL_SIZE, EmptyImageError, InvalidImageError, preprocess
+
+__all__ = ["EmptyImageError", "InvalidImageError", "ModelNotFoundError", "Prediction", "Predictor"]
+
+MODEL_FILE: Final = "digit_cnn.onnx"
+CARD_FILE: Final = "model_card.json"
+INPUT_NAME: Final = "image"
+OUTPUT_NAME: Final = "logits"
+# The model runs on batches of at most this many, so its working memory stays bounded
+# however many pictures predict_batch is given.
+BATCH_CHUNK: Final = 512
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The model folder lacks the ONNX file or its model card, or they cannot be read."""
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """What the model read, how sure it is, and the 28x28 picture it actually saw."""
+
+    digit: int
+    confidence: float
+    probabilities: tuple[float, ...]
+    model_input: NDArray[np.uint8]
+    model_version: str
+
+
+class Predictor:
+    """An ONNX Runtime session plus its model card. Immutable once built; thread-safe."""
+
+    _cache: ClassVar[dict[Path, Predictor]] = {}  # one Predictor per model folder, process-wide
+    _cache_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, session: ort.InferenceSession, card: dict[str, Any]) -> None:
+        self._session = session
+        self._card = card
+        self._version = str(card["version"])
+
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None) -> Predictor:
+        """The Predictor for `model_dir` (default: settings.model_dir), loaded once per folder."""
+        if model_dir is None:
+            from digit_knower.settings import get_settings
+
+            model_dir = get_settings().model_dir
+        key = Path(model_dir).expanduser().resolve()
+        with cls._cache_lock:
+            if key not in cls._cache:
+                cls._cache[key] = cls.from_dir(key)
+            return cls._cache[key]
+
+    @classmethod
+    def from_dir(cls, model_dir: Path) -> Predictor:
+        """A fresh Predictor from a model folder, bypassing the cache."""
+        return cls(_open_session(model_dir / MODEL_FILE), _read_card(model_dir / CARD_FILE))
+
+    @property
+    def card(self) -> dict[str, Any]:
+        """The model card (a copy: callers may change it without touching the Predictor)."""
+        return copy.deepcopy(self._card)
+
+    @property
+    def model_version(self) -> str:
+        return self._version
+
+    def predict(self, image: object) -> Prediction:
+        """Read the digit in one picture: PIL image, uint8 array (H,W)/(H,W,3)/(H,W,4), or bytes."""
+        model_input = preprocess(image)
+        return self._predictions(model_input[np.newaxis])[0]
+
+    def predict_batch(self, images: Sequence[object]) -> list[Prediction]:
+        """predict() for many pictures, in the same order, with the model run in batches.
+
+        An unreadable picture raises its error, naming its position in the list.
+        """
+        inputs = np.empty((len(images), MODEL_SIZE, MODEL_SIZE), dtype=np.uint8)
+        for index, image in enumerate(images):
+            try:
+                inputs[index] = preprocess(image)
+            except (EmptyImageError, InvalidImageError) as e:
+                raise type(e)(f"Image {index} of the batch: {e}") from e
+        predictions: list[Prediction] = []
+        for start in range(0, len(inputs), BATCH_CHUNK):
+            predictions.extend(self._predictions(inputs[start : start + BATCH_CHUNK]))
+        return predictions
+
+    def _predictions(self, model_inputs: NDArray[np.uint8]) -> list[Prediction]:
+        tensor = model_inputs[:, np.newaxis].astype(np.float32) / 255
+        (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
+        probabilities = _softmax(logits)
+        return [
+            Prediction(
+                digit=int(digit),
+                confidence=float(row[digit]),
+                probabilities=tuple(row.tolist()),
+                model_input=_read_only(picture),
+                model_version=self._version,
+            )
+            for digit, row, picture in zip(
+                probabilities.argmax(axis=1), probabilities, model_inputs, strict=True
+            )
+        ]
+
+
+def _read_only(picture: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    # Its own copy (not a view that would keep a whole batch alive), and frozen: a
+    # Prediction is a record of what the model saw.
+    own = picture.copy()
+    own.flags.writeable = False
+    return own
+
+
+def _softmax(logits: NDArray[np.float32]) -> NDArray[np.float64]:
+    # In float64, with each row's maximum subtracted: the 10 probabilities sum to 1 to
+    # within 1e-15, and no logit can overflow.
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _session_options() -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    # One thread per run, on purpose. At batch 1 the network takes ~0.1 ms; handing that to a
+    # thread pool costs more in wake-up and sync than it saves. And the servers call predict
+    # from many threads (web sessions, API workers) at once: each call already has a core, so
+    # a per-call pool would only make the threads fight over the same few cores.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+def _open_session(path: Path) -> ort.InferenceSession:
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"No model at {path}. Train one with `digit-knower train`, or point "
+            "DIGIT_KNOWER_MODEL_DIR at a folder holding digit_cnn.onnx and model_card.json."
+        )
+    try:
+        session = ort.InferenceSession(
+            str(path), sess_options=_session_options(), providers=["CPUExecutionProvider"]
+        )
+    except Exception as e:  # ONNX Runtime raises its own exception types for broken files
+        raise ModelNotFoundError(f"{path} is not a loadable ONNX model ({e}). Train or copy it anew.") from e
+    names = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
+    if INPUT_NAME not in names[0] or OUTPUT_NAME not in names[1]:
+        raise ModelNotFoundError(
+            f"{path} has inputs {names[0]} and outputs {names[1]}; a digit model needs "
+            f"input {INPUT_NAME!r} and output {OUTPUT_NAME!r}."
+        )
+    return session
+
+
+def _read_card(path: Path) -> dict[str, Any]:
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ModelNotFoundError(
+            f"No model card at {path}: the model's version is unknown. Train the model again "
+            "with `digit-knower train`, which writes both files."
+        ) from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelNotFoundError(f"The model card {path} cannot be read as JSON: {e}") from e
+    if not isinstance(card, dict) or not isinstance(card.get("version"), str) or not card["version"]:
+        raise ModelNotFoundError(f"The model card {path} has no 'version' string.")
+    return card

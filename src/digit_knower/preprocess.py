@@ -1,0 +1,491 @@
+"""Any picture of one handwritten digit -> the 28x28 picture MNIST would have made of it.
+
+A person's drawing looks nothing like an MNIST digit: a 280x280 canvas, a thin or a fat
+stroke, off-centre, dark on light or on a transparent background. The model only ever saw
+MNIST, so every picture is brought into MNIST's form first, the way MNIST itself was made:
+
+1. composite any alpha channel onto paper (transparent means background), and shrink a
+   large picture to about 100 pixels across;
+2. find paper and ink, whatever the polarity, and make white ink on black at full contrast,
+   dropping the paper's own grain (photo and JPEG noise);
+3. crop to the ink, ignoring faint noise and stray specks;
+4. bring the stroke into MNIST's range of thickness (a 2 px pen and a 40 px brush both read);
+5. fit the longest side into 20x20, keeping the aspect ratio, with area resampling;
+6. pad to 28x28 and shift by whole pixels so the centre of mass lies at the centre.
+
+The mean/std normalisation is inside the network, so the result is plain uint8 pixels. A raw
+MNIST digit comes out bit-for-bit unchanged for 88% of the test set and within one grey
+level for 98.4%; the rest lose a stray speck that MNIST kept, or have a stroke thinner or
+fatter than almost all of MNIST's, which is brought into the usual range.
+
+Only numpy and Pillow: serving never imports torch or OpenCV. After the first shrink every
+step works on at most about 100x100 pixels; on a 280x280 canvas the whole takes about 0.4 ms
+here (bench/predict_latency.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageChops, ImageOps
+
+MODEL_SIZE: Final = 28
+BOX_SIZE: Final = 20
+# MNIST placed the centre of mass at pixel (14, 14) (row, column): 98% of its test digits
+# have theirs within half a pixel of it, so they need no shift at all.
+CENTRE: Final = 14.0
+
+MAX_PIXELS: Final = 16_000_000
+MAX_ENCODED_BYTES: Final = 32 * 1024 * 1024
+# Pillow also knows EPS (which runs Ghostscript) and dozens of rare formats; an upload
+# only ever needs these.
+DECODABLE_FORMATS: Final = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")
+# Larger pictures are first shrunk by a whole factor (cheap, area-averaging, alpha-aware)
+# to about this size: a 280x280 canvas to 94x94, where every later step costs a ninth.
+# The digit still spans more than the 20 pixels it ends up as, and a 2 px pen becomes a
+# line of two-thirds contrast, which the contrast stretch restores.
+WORKING_SIDE: Final = 100
+
+# Ink that differs from the paper by fewer grey levels than this is not ink: a blank page,
+# a photo of one, or JPEG noise.
+MIN_CONTRAST: Final = 32
+# Ink within this many times the paper's grain (see _paper_level) of the paper's grey is
+# the paper's own texture.
+GRAIN_MARGIN: Final = 2.0
+# After stretching the ink to full contrast, anything fainter than this share of it is
+# paper texture or compression noise, not stroke: it does not count when cropping.
+NOISE_FLOOR: Final = 0.1
+# A separate blob holding less than this share of the ink is a stray speck, not part of
+# the digit, and is cropped away.
+SPECK_SHARE: Final = 0.05
+# Ink no longer than this (in pixels, or as a share of the picture's longest side) is a
+# speck, not a digit. So is a round blob (about 2 stroke widths long, where a short fat
+# "1" is 2.5 or more) that is also small.
+MIN_INK_PIXELS: Final = 4
+MIN_INK_SHARE: Final = 0.05
+DOT_STROKES: Final = 2.2
+DOT_SHARE: Final = 0.25
+
+# Stroke width in 28x28 pixels, as `stroke_width` measures it on the MNIST training set:
+# median 2.5; 0.1th, 1st, 99th and 99.9th percentiles 1.2, 1.4, 4.7 and 6.1. Only strokes
+# outside the band are thickened or thinned, so MNIST-like input passes through untouched.
+STROKE_TARGET: Final = 2.5
+STROKE_BAND: Final = (1.1, 5.0)
+# The stroke is reshaped at this working size (longest side), fine enough for half-pixel
+# steps at 28x28 and small enough to be cheap.
+STROKE_WORK_SIZE: Final = 80
+INK_MASK_LEVEL: Final = 0.5
+
+
+class InvalidImageError(ValueError):
+    """The input is not a picture this reader can take: bad bytes, bad array, too large."""
+
+
+class EmptyImageError(ValueError):
+    """The picture holds no digit: blank, all one colour, transparent, or only a speck."""
+
+
+# ---------------------------------------------------------------------------------------
+# Decoding and validation
+# ---------------------------------------------------------------------------------------
+
+
+def decode_image(data: bytes | bytearray | memoryview) -> Image.Image:
+    """Decode uploaded bytes safely: a known format, at most 16 megapixels, complete.
+
+    The size is checked from the header, before a single pixel is decoded, so a
+    decompression bomb costs nothing.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidImageError(f"Expected the bytes of an image file, got {type(data).__name__}.")
+    size = memoryview(data).nbytes
+    if size == 0:
+        raise InvalidImageError("The upload is empty (0 bytes): send a PNG or JPEG file of the drawing.")
+    if size > MAX_ENCODED_BYTES:
+        raise InvalidImageError(
+            f"The file is {size / 2**20:.1f} MiB; at most {MAX_ENCODED_BYTES // 2**20} MiB is accepted. "
+            "Send a smaller picture."
+        )
+    try:
+        image = Image.open(io.BytesIO(data), formats=DECODABLE_FORMATS)
+    except Image.DecompressionBombError as e:
+        raise _too_large_error(None) from e
+    except Exception as e:  # Pillow raises many types for foreign bytes; all mean "not an image".
+        raise InvalidImageError(
+            "These bytes are not a picture this reader understands. "
+            f"Send a PNG, JPEG, GIF, BMP, WebP or TIFF file ({type(e).__name__})."
+        ) from e
+    _check_pixel_count(*image.size)
+    try:
+        image.load()
+        # A phone photo stores "turn me" in EXIF rather than turning its pixels.
+        ImageOps.exif_transpose(image, in_place=True)
+    except Image.DecompressionBombError as e:
+        raise _too_large_error(image.size) from e
+    except Exception as e:  # truncated data, bad checksums, broken codec streams
+        raise InvalidImageError(
+            f"The {image.format} file is damaged or incomplete (truncated?) and cannot be decoded: {e}. "
+            "Upload it again, or save the drawing anew."
+        ) from e
+    return image
+
+
+def _check_pixel_count(width: int, height: int) -> None:
+    if width < 1 or height < 1:
+        raise InvalidImageError(f"The picture is {width}x{height} pixels: it has no pixels to read.")
+    if width * height > MAX_PIXELS:
+        raise _too_large_error((width, height))
+
+
+def _too_large_error(size: tuple[int, int] | None) -> InvalidImageError:
+    what = f"{size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.1f} megapixels" if size else "enormous"
+    return InvalidImageError(
+        f"The picture is too large ({what}); at most {MAX_PIXELS / 1e6:.0f} megapixels is accepted. "
+        "Scale it down first."
+    )
+
+
+def to_pil(image: object) -> Image.Image:
+    """Any accepted input as a PIL image: a PIL image, encoded bytes, or a uint8 numpy array."""
+    if isinstance(image, Image.Image):
+        _check_pixel_count(*image.size)
+        return image
+    if isinstance(image, bytes | bytearray | memoryview):
+        return decode_image(image)
+    if isinstance(image, np.ndarray):
+        return _array_to_pil(image)
+    raise InvalidImageError(
+        f"Cannot read a digit from a {type(image).__name__}: pass a PIL image, a numpy array "
+        "(H,W), (H,W,3) or (H,W,4) of uint8, or the bytes of an image file "
+        "(for a file on disk: Path(...).read_bytes())."
+    )
+
+
+def _array_to_pil(array: np.ndarray) -> Image.Image:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    channels = 2 if array.ndim == 2 else (array.shape[2] if array.ndim == 3 else 0)
+    if array.ndim not in (2, 3) or (array.ndim == 3 and channels not in (3, 4)):
+        raise InvalidImageError(
+            f"An array of shape {array.shape} is not a picture: expected (H,W) grey, (H,W,3) RGB "
+            "or (H,W,4) RGBA."
+        )
+    _check_pixel_count(array.shape[1], array.shape[0])
+    array = _as_uint8(array)
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def _as_uint8(array: np.ndarray) -> NDArray[np.uint8]:
+    """uint8 as is; bool as 0/255; floats only as 0..1 (as matplotlib reads PNGs)."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise InvalidImageError("The array holds NaN or infinite values; a picture needs finite pixels.")
+        low, high = float(array.min()), float(array.max())
+        if low < 0.0 or high > 1.0:
+            raise InvalidImageError(
+                f"A float array must hold values 0..1, this one spans {low:g}..{high:g}. "
+                "Pass uint8 pixels 0-255 instead."
+            )
+        return np.rint(array * 255).astype(np.uint8)
+    raise InvalidImageError(
+        f"Arrays of dtype {array.dtype} are not accepted: pass uint8 pixels 0-255 "
+        "(e.g. array.astype(np.uint8)) or floats 0..1."
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Paper and ink
+# ---------------------------------------------------------------------------------------
+
+
+def _grey_on_paper(image: Image.Image) -> Image.Image:
+    """One grey channel, transparent parts replaced by paper, shrunk to about WORKING_SIDE."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit greys: keep the top 8 bits (Pillow's convert would clip at 255).
+        wide = np.asarray(image, dtype=np.int64)
+        return _shrunk(
+            Image.fromarray((wide >> 8 if wide.max() > 255 else wide).clip(0, 255).astype(np.uint8))
+        )
+    if image.mode == "F":
+        return _shrunk(Image.fromarray(_as_uint8(np.asarray(image))))
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        return _composite_on_paper(image if image.mode in ("RGBA", "LA") else image.convert("RGBA"))
+    return _shrunk(image.convert("L"))
+
+
+def _composite_on_paper(image: Image.Image) -> Image.Image:
+    """Grey on paper, shrunk: transparent means paper, half transparent means half ink.
+
+    Every question is asked of the shrunk channels: Pillow's full-size statistics (such as
+    getextrema) are slow. Shrinking is an average, so shrinking grey*alpha and alpha apart
+    and compositing after is exact.
+    """
+    alpha = image.getchannel("A")
+    small_alpha = _shrunk(alpha)
+    least_alpha, most_alpha = small_alpha.getextrema()
+    if least_alpha == 255:
+        return _shrunk(image.convert("L"))
+    if most_alpha == 0:  # (or so faint that shrinking rounds it away)
+        raise EmptyImageError("The picture is fully transparent: nothing is drawn on it. Draw a digit first.")
+    coverage = float(np.asarray(small_alpha).mean()) / 255
+    if coverage < 0.5:
+        # Strokes on a transparent canvas: whatever their colours, the alpha channel is
+        # the drawing (white ink on black paper).
+        return small_alpha
+    # A mostly opaque picture carries its own paper and ink: keep its colours, and show
+    # its paper through the transparent parts.
+    tinted = _shrunk(ImageChops.multiply(image.convert("L"), alpha))  # grey * alpha / 255
+    visible_grey = float(np.asarray(tinted, dtype=np.float32).mean()) / coverage
+    behind = small_alpha.point(lambda a: round(visible_grey * (255 - a) / 255))
+    return ImageChops.add(tinted, behind)
+
+
+def _shrunk(grey: Image.Image) -> Image.Image:
+    """Shrunk by a whole factor to about WORKING_SIDE: cheap, and an exact area average."""
+    factor = math.ceil(max(grey.size) / WORKING_SIDE)
+    return grey.reduce(factor) if factor > 1 else grey
+
+
+def _ink(grey: Image.Image) -> Image.Image:
+    """White ink on black at full contrast, from any polarity, with the paper's grain removed."""
+    paper, grain = _paper_level(grey)
+    darkest, lightest = grey.getextrema()
+    dark_contrast, light_contrast = paper - darkest, lightest - paper
+    contrast = max(dark_contrast, light_contrast)
+    if contrast < MIN_CONTRAST:
+        raise _blank_error()
+    light_ink = light_contrast > dark_contrast
+    return grey.point(_ink_levels(paper, contrast, light_ink, GRAIN_MARGIN * grain))
+
+
+@functools.lru_cache(maxsize=1024)
+def _ink_levels(paper: int, contrast: int, light_ink: bool, grain: float) -> list[int]:
+    """The lookup table grey -> ink. Cached: most pictures share paper and contrast."""
+    levels = np.arange(256, dtype=np.float32)
+    ink = np.clip((levels - paper if light_ink else paper - levels) / contrast, 0.0, 1.0)
+    # Paper that is not one flat colour (a photo, a scan, JPEG noise) varies by `grain`
+    # levels: no fainter ink can be told from it. Flat paper (a canvas, MNIST) keeps all.
+    ink[np.abs(levels - paper) <= grain] = 0.0
+    return np.rint(ink * 255).astype(np.uint8).tolist()
+
+
+def _blank_error() -> EmptyImageError:
+    return EmptyImageError(
+        "The picture is blank: all one colour, with no stroke (beyond perhaps a stray speck) "
+        "that stands out from the background. Draw a digit in a colour that contrasts with it."
+    )
+
+
+def _paper_level(grey: Image.Image) -> tuple[int, float]:
+    """The paper's grey and its grain, from the picture's outer frame, which a digit rarely fills.
+
+    The grey is the frame's median; the grain is how far most of the frame (nine in ten
+    pixels) strays from it.
+    """
+    pixels = np.asarray(grey)
+    frame = np.sort(np.concatenate((pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1])))
+    paper = int(frame[len(frame) // 2])
+    strays = np.sort(np.abs(frame.astype(np.int16) - paper))
+    return paper, float(strays[len(strays) * 9 // 10])
+
+
+# ---------------------------------------------------------------------------------------
+# Cropping
+# ---------------------------------------------------------------------------------------
+
+
+def _ink_box(ink: NDArray[np.uint8]) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the digit, leaving out faint noise and stray specks.
+
+    The digit is found on the ink above the noise floor; the box then grows by a pixel to
+    take back the faint anti-aliased rim of the strokes (MNIST digits have one).
+    """
+    strong = ink >= round(NOISE_FLOOR * 255)
+    if not strong.any():  # what stood out was the paper's own grain
+        raise _blank_error()
+    rows, cols = _speckless_spans(strong)
+    top, bottom = max(rows.start - 1, 0), min(rows.stop + 1, ink.shape[0])
+    left, right = max(cols.start - 1, 0), min(cols.stop + 1, ink.shape[1])
+    window = ink[top:bottom, left:right]
+    inked_rows = np.flatnonzero(window.any(axis=1))
+    inked_cols = np.flatnonzero(window.any(axis=0))
+    return (
+        left + int(inked_cols[0]),
+        top + int(inked_rows[0]),
+        left + int(inked_cols[-1]) + 1,
+        top + int(inked_rows[-1]) + 1,
+    )
+
+
+def _speckless_spans(inked: NDArray[np.bool_]) -> tuple[slice, slice]:
+    """Rows and columns holding the digit, leaving out specks separated from it.
+
+    A speck is a run of inked rows (or columns) cut off from the rest by blank ones and
+    holding only a sliver of the ink. Alternating rows and columns catches a speck that
+    is level with the digit one way but apart from it the other (rows, columns, then rows
+    again: dropping the speck's columns may free rows that only the speck held).
+    """
+    rows = _main_span(inked.sum(axis=1), slice(0, inked.shape[0]))
+    cols = _main_span(inked[rows, :].sum(axis=0), slice(0, inked.shape[1]))
+    rows = _main_span(inked[:, cols].sum(axis=1), rows)
+    return rows, cols
+
+
+def _main_span(profile: NDArray[np.int64], within: slice) -> slice:
+    """The span from the first to the last run of the profile holding a fair share of it."""
+    inked = profile[within] > 0
+    where = np.flatnonzero(inked)
+    if where[-1] - where[0] + 1 == where.size:  # one unbroken run: nothing to leave out
+        return slice(within.start + int(where[0]), within.start + int(where[-1]) + 1)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], inked, [False])).astype(np.int8)))
+    starts, stops = edges[0::2], edges[1::2]
+    masses = np.add.reduceat(profile[within], starts) if starts.size else np.zeros(0)
+    kept = np.flatnonzero(masses >= SPECK_SHARE * masses.sum())
+    return slice(within.start + int(starts[kept[0]]), within.start + int(stops[kept[-1]]))
+
+
+# ---------------------------------------------------------------------------------------
+# Stroke
+# ---------------------------------------------------------------------------------------
+
+
+def stroke_width(ink: NDArray[np.floating]) -> float:
+    """Mean stroke width in pixels: ink area over half the outline's length.
+
+    Grey levels count as partial ink, so a line thinner than a pixel reads as such. The
+    outline is counted as pixel-edge crossings; pi/4 corrects for their overcounting
+    of slanted edges (averaged over all directions).
+    """
+    mask = ink >= INK_MASK_LEVEL
+    if not mask.any():
+        mask = ink > 0
+    padded = np.pad(mask, 1)
+    crossings = np.count_nonzero(padded[1:, :] != padded[:-1, :]) + np.count_nonzero(
+        padded[:, 1:] != padded[:, :-1]
+    )
+    outline = crossings * math.pi / 4
+    return float(2 * ink.sum() / outline)
+
+
+def _normalise_stroke(ink: NDArray[np.float32], width: float) -> NDArray[np.float32]:
+    """Thicken a hairline or thin a fat stroke towards MNIST's width; leave the rest alone."""
+    long_side = max(ink.shape)
+    width_28 = width * BOX_SIZE / long_side
+    if STROKE_BAND[0] <= width_28 <= STROKE_BAND[1]:
+        return ink
+    if long_side != STROKE_WORK_SIZE:
+        ink = _resize(ink, STROKE_WORK_SIZE / long_side)
+        width *= STROKE_WORK_SIZE / long_side
+        long_side = max(ink.shape)
+    # Growing the stroke by d also grows the box by d, which shrinks it again at 20x20:
+    # solve (width + d) / (long_side + d) = target / 20 for d.
+    ratio = STROKE_TARGET / BOX_SIZE
+    change = (ratio * long_side - width) / (1 - ratio)
+    steps = round(abs(change) / 2)
+    if change > 0:
+        return _morph(np.pad(ink, steps), steps, np.maximum)
+    steps = min(steps, max(0, math.floor((width - 2) / 2)))
+    return _morph(ink, steps, np.minimum)
+
+
+def _morph(ink: NDArray[np.float32], steps: int, pick: np.ufunc) -> NDArray[np.float32]:
+    """Dilate (np.maximum) or erode (np.minimum) by one pixel per step and side.
+
+    Steps alternate a 3x3 square and a plus-shaped cross, so the pen grows as an octagon,
+    close to round, rather than as a square that would fatten diagonals.
+    """
+    outside = 0.0 if pick is np.maximum else 1.0  # never lets the border eat the stroke
+    h, w = ink.shape
+    for step in range(steps):
+        padded = np.pad(ink, 1, constant_values=outside)
+        shifted = [padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in _NEIGHBOURS[step % 2]]
+        ink = pick.reduce(shifted)
+    return ink
+
+
+_CROSS: Final = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+_NEIGHBOURS: Final = ((*_CROSS, (-1, -1), (-1, 1), (1, -1), (1, 1)), _CROSS)
+
+
+# ---------------------------------------------------------------------------------------
+# Fit and centre
+# ---------------------------------------------------------------------------------------
+
+
+def _resize(ink: NDArray[np.float32], scale: float) -> NDArray[np.float32]:
+    """Area-average when shrinking (anti-aliased, as MNIST was made); bilinear when growing."""
+    h, w = ink.shape
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size == (w, h):
+        return ink
+    method = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(ink).resize(size, method), dtype=np.float32)
+
+
+def _trim(ink: NDArray[np.float32]) -> NDArray[np.float32]:
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _centre_by_mass(patch: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """Place the patch in 28x28 so its centre of mass lands on MNIST's, by whole pixels."""
+    h, w = patch.shape
+    total = patch.sum()
+    com_row = float(patch.sum(axis=1) @ np.arange(h)) / total
+    com_col = float(patch.sum(axis=0) @ np.arange(w)) / total
+    top = min(max(round(CENTRE - com_row), 0), MODEL_SIZE - h)
+    left = min(max(round(CENTRE - com_col), 0), MODEL_SIZE - w)
+    out = np.zeros((MODEL_SIZE, MODEL_SIZE), dtype=np.uint8)
+    out[top : top + h, left : left + w] = np.rint(patch * (255 / patch.max()))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# The whole way
+# ---------------------------------------------------------------------------------------
+
+
+def preprocess(image: object) -> NDArray[np.uint8]:
+    """Any picture of one digit -> (28, 28) uint8, white ink on black, as MNIST.
+
+    Accepts a PIL image (any mode), a uint8 numpy array (H,W), (H,W,3) or (H,W,4), or the
+    bytes of an image file. Raises InvalidImageError for input that is not a picture and
+    EmptyImageError for a picture with no digit on it.
+    """
+    ink = _ink(_grey_on_paper(to_pil(image)))
+    crop = ink.crop(_ink_box(np.asarray(ink)))
+    digit = _at_most(crop, STROKE_WORK_SIZE)
+    width = stroke_width(digit)
+    _reject_specks(max(crop.size), max(ink.size), max(digit.shape) / width)
+    digit = _trim(_normalise_stroke(digit, width))
+    patch = _resize(digit, BOX_SIZE / max(digit.shape))
+    return _centre_by_mass(patch)
+
+
+def _at_most(crop: Image.Image, side: int) -> NDArray[np.float32]:
+    """The cropped digit as ink 0..1, area-averaged down if its longest side exceeds `side`."""
+    scale = side / max(crop.size)
+    if scale < 1:
+        size = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
+        crop = crop.resize(size, Image.Resampling.BOX)
+    return np.asarray(crop, dtype=np.float32) / 255
+
+
+def _reject_specks(ink_extent: int, picture_extent: int, extent_in_strokes: float) -> None:
+    tiny = ink_extent < MIN_INK_PIXELS or ink_extent < MIN_INK_SHARE * picture_extent
+    dot = extent_in_strokes < DOT_STROKES and ink_extent < DOT_SHARE * picture_extent
+    if tiny or dot:
+        raise EmptyImageError(
+            "The picture holds only a dot or speck of ink, not a digit. Draw the digit larger, "
+            "filling most of the canvas."
+        )

@@ -1,0 +1,256 @@
+"""The public contract: Predictor.load(), predict, predict_batch, Prediction and the two errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor
+from digit_knower.data import Split, load_test
+from digit_knower.predictor import CARD_FILE, MODEL_FILE, ModelNotFoundError
+from digit_knower.settings import SHIPPED_MODEL_DIR
+from tests import drawing
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor.load(SHIPPED_MODEL_DIR)
+
+
+@pytest.fixture(scope="module")
+def mnist_test(mnist_dir: Path) -> Split:
+    return load_test(mnist_dir, download=False)
+
+
+@pytest.fixture(scope="module")
+def canvases(mnist_test: Split) -> list[np.ndarray]:
+    """48 MNIST test digits drawn on 280x280 RGBA canvases, black on transparent."""
+    rng = np.random.default_rng(7)
+    pictures = []
+    for digit in mnist_test.images[:48]:
+        points = drawing.skeleton_points(digit)
+        pictures.append(
+            drawing.black_on_transparent(
+                drawing.trace(points, drawing.random_stroke(rng, points, (0.4, 0.9), None))
+            )
+        )
+    return pictures
+
+
+def png(picture: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --- The package's face -------------------------------------------------------------------
+
+
+def test_the_contract_names_come_from_the_package_top_level():
+    import digit_knower
+
+    assert set(digit_knower.__all__) == {"Predictor", "Prediction", "EmptyImageError", "InvalidImageError"}
+    assert issubclass(EmptyImageError, ValueError)
+    assert issubclass(InvalidImageError, ValueError)
+
+
+def test_importing_the_package_loads_neither_onnx_runtime_nor_torch():
+    code = (
+        "import sys, digit_knower\n"
+        "assert 'onnxruntime' not in sys.modules, 'onnxruntime imported by the package'\n"
+        "from digit_knower import Predictor\n"
+        "assert 'torch' not in sys.modules, 'torch imported by the Predictor'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+# --- Loading ------------------------------------------------------------------------------
+
+
+def test_load_loads_each_model_folder_once():
+    assert Predictor.load() is Predictor.load()
+    assert Predictor.load() is Predictor.load(SHIPPED_MODEL_DIR)
+
+
+def test_load_follows_the_model_dir_setting_and_the_card_gives_the_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canvases: list[np.ndarray]
+):
+    from digit_knower.settings import get_settings
+
+    shutil.copy(SHIPPED_MODEL_DIR / MODEL_FILE, tmp_path / MODEL_FILE)
+    card = json.loads((SHIPPED_MODEL_DIR / CARD_FILE).read_text()) | {"version": "dk-test-0001"}
+    (tmp_path / CARD_FILE).write_text(json.dumps(card))
+    monkeypatch.setenv("DIGIT_KNOWER_MODEL_DIR", str(tmp_path))
+    get_settings.cache_clear()
+
+    other = Predictor.load()
+    assert other is not Predictor.load(SHIPPED_MODEL_DIR)
+    assert other.card["version"] == "dk-test-0001"
+    assert other.predict(canvases[0]).model_version == "dk-test-0001"
+
+
+def test_a_missing_model_says_how_to_get_one(tmp_path: Path):
+    with pytest.raises(ModelNotFoundError, match="digit-knower train"):
+        Predictor.load(tmp_path)
+
+
+def test_a_model_without_a_card_version_is_refused(tmp_path: Path):
+    shutil.copy(SHIPPED_MODEL_DIR / MODEL_FILE, tmp_path / MODEL_FILE)
+    (tmp_path / CARD_FILE).write_text(json.dumps({"architecture": "?"}))
+    with pytest.raises(ModelNotFoundError, match="no 'version'"):
+        Predictor.from_dir(tmp_path)
+
+
+def test_a_broken_model_file_is_refused(tmp_path: Path):
+    (tmp_path / MODEL_FILE).write_bytes(b"not an onnx model")
+    shutil.copy(SHIPPED_MODEL_DIR / CARD_FILE, tmp_path / CARD_FILE)
+    with pytest.raises(ModelNotFoundError, match="not a loadable ONNX model"):
+        Predictor.from_dir(tmp_path)
+
+
+def test_the_card_cannot_be_changed_from_outside(predictor: Predictor):
+    predictor.card["version"] = "tampered"
+    assert predictor.card["version"] == predictor.model_version != "tampered"
+
+
+# --- Predictions --------------------------------------------------------------------------
+
+
+def test_a_prediction_holds_what_the_contract_promises(predictor: Predictor, canvases: list[np.ndarray]):
+    prediction = predictor.predict(canvases[0])
+    assert isinstance(prediction, Prediction)
+    assert isinstance(prediction.digit, int)
+    assert 0 <= prediction.digit <= 9
+    assert len(prediction.probabilities) == 10
+    assert all(isinstance(p, float) and 0 <= p <= 1 for p in prediction.probabilities)
+    assert sum(prediction.probabilities) == pytest.approx(1, abs=1e-12)
+    assert (
+        prediction.confidence == max(prediction.probabilities) == prediction.probabilities[prediction.digit]
+    )
+    assert prediction.model_input.shape == (28, 28)
+    assert prediction.model_input.dtype == np.uint8
+    assert not prediction.model_input.flags.writeable
+    assert prediction.model_version == predictor.card["version"]
+
+
+def test_drawn_digits_are_read(predictor: Predictor, canvases: list[np.ndarray], mnist_test: Split):
+    digits = [predictor.predict(canvas).digit for canvas in canvases]
+    assert np.mean(np.array(digits) == mnist_test.labels[: len(canvases)]) >= 0.95
+
+
+def test_bytes_pil_images_and_arrays_give_the_same_prediction(
+    predictor: Predictor, canvases: list[np.ndarray]
+):
+    from_array = predictor.predict(canvases[1])
+    for same in (png(canvases[1]), Image.fromarray(canvases[1])):
+        prediction = predictor.predict(same)
+        assert prediction.probabilities == from_array.probabilities
+        assert np.array_equal(prediction.model_input, from_array.model_input)
+
+
+def test_predict_batch_gives_predict_s_answers_in_order(predictor: Predictor, canvases: list[np.ndarray]):
+    batch = predictor.predict_batch(canvases)
+    assert len(batch) == len(canvases)
+    for canvas, prediction in zip(canvases, batch, strict=True):
+        single = predictor.predict(canvas)
+        assert prediction.digit == single.digit
+        assert np.array_equal(prediction.model_input, single.model_input)
+        np.testing.assert_allclose(prediction.probabilities, single.probabilities, atol=1e-6)
+    assert predictor.predict_batch([]) == []
+
+
+def test_predict_batch_names_the_picture_it_cannot_read(predictor: Predictor, canvases: list[np.ndarray]):
+    with pytest.raises(EmptyImageError, match=r"Image 2 of the batch: The picture is blank"):
+        predictor.predict_batch([canvases[0], canvases[1], np.zeros((280, 280), np.uint8)])
+
+
+@pytest.mark.slow
+def test_mnist_digits_get_the_answer_the_raw_tensors_get(predictor: Predictor, mnist_test: Split):
+    session = ort.InferenceSession(str(SHIPPED_MODEL_DIR / MODEL_FILE), providers=["CPUExecutionProvider"])
+    tensors = (mnist_test.images.astype(np.float32) / 255)[:, np.newaxis]
+    raw = session.run(["logits"], {"image": tensors})[0].argmax(axis=1)
+    through_predict = np.array([p.digit for p in predictor.predict_batch(list(mnist_test.images))])
+    assert np.mean(through_predict == raw) >= 0.999
+
+
+def test_eight_threads_at_once_get_the_answers_one_thread_gets(
+    predictor: Predictor, canvases: list[np.ndarray]
+):
+    expected = [predictor.predict(canvas) for canvas in canvases]
+    start = threading.Barrier(8)
+    results: dict[int, list[Prediction]] = {}
+
+    def worker(index: int) -> None:
+        order = np.random.default_rng(index).permutation(len(canvases))
+        start.wait()
+        answers = {int(i): predictor.predict(canvases[i]) for i in order}
+        results[index] = [answers[i] for i in range(len(canvases))]
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == list(range(8))
+    for answers in results.values():
+        for got, want in zip(answers, expected, strict=True):
+            assert got.digit == want.digit
+            assert got.probabilities == want.probabilities
+            assert np.array_equal(got.model_input, want.model_input)
+
+
+# --- Bad input ----------------------------------------------------------------------------
+
+
+def truncated_png() -> bytes:
+    noise = np.random.default_rng(0).integers(0, 256, (280, 280), dtype=np.uint8)
+    data = png(noise)
+    return data[: len(data) // 2]
+
+
+def bomb_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("1", (6000, 6000)).save(buffer, format="PNG")  # 36 megapixels, a few kilobytes
+    return buffer.getvalue()
+
+
+def with_nan() -> np.ndarray:
+    picture = np.zeros((280, 280), np.float32)
+    picture[100, 100] = np.nan
+    return picture
+
+
+BAD_INPUT = {
+    "text-bytes": (lambda: b"GIF? no, just text", InvalidImageError, "not a picture"),
+    "truncated-png": (truncated_png, InvalidImageError, "damaged or incomplete"),
+    "decompression-bomb": (bomb_png, InvalidImageError, "too large"),
+    "over-16-megapixels-array": (lambda: np.zeros((4001, 4001), np.uint8), InvalidImageError, "too large"),
+    "int64-array": (lambda: np.zeros((280, 280), np.int64), InvalidImageError, "dtype int64"),
+    "float-0-to-255": (lambda: np.full((28, 28), 200.0), InvalidImageError, "values 0..1"),
+    "nan": (with_nan, InvalidImageError, "NaN"),
+    "two-channels": (lambda: np.zeros((280, 280, 2), np.uint8), InvalidImageError, r"shape \(280, 280, 2\)"),
+    "one-dimension": (lambda: np.zeros(784, np.uint8), InvalidImageError, r"shape \(784,\)"),
+    "no-pixels": (lambda: np.zeros((0, 28), np.uint8), InvalidImageError, "no pixels"),
+    "a-path-string": (lambda: "digit.png", InvalidImageError, "read_bytes"),
+    "all-black": (lambda: np.zeros((280, 280, 3), np.uint8), EmptyImageError, "blank"),
+    "all-white": (lambda: np.full((280, 280, 3), 255, np.uint8), EmptyImageError, "blank"),
+    "fully-transparent": (lambda: np.zeros((280, 280, 4), np.uint8), EmptyImageError, "fully transparent"),
+    "a-speck": (lambda: np.pad(np.full((6, 6), 255, np.uint8), 137), EmptyImageError, "speck"),
+}
+
+
+@pytest.mark.parametrize(("make", "error", "message"), BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_gets_a_clear_error(predictor: Predictor, make, error: type[ValueError], message: str):
+    with pytest.raises(error, match=message):
+        predictor.predict(make())
