@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from digit_knower.store import Store
 from tests.postgres_server import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -60,3 +61,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.sqlite3'}"
     return request.getfixturevalue("postgres").create_database()
+
+
+@pytest.fixture
+def store(database_url: str, tmp_path: Path) -> Iterator[Store]:
+    """A store on a fresh database (each kind), migrated to the head revision."""
+    with Store(database_url, outbox_path=tmp_path / "outbox.sqlite3") as store:
+        store.upgrade()
+        store.ensure_schema()
+        yield store

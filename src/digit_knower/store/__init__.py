@@ -1,0 +1,37 @@
+"""The prediction log and model metrics: PostgreSQL, or an embedded SQLite file by default.
+
+store = Store.from_settings()
+store.ensure_schema()
+store.log_prediction(PredictionRecord.from_prediction(pred, source="web", latency_ms=1.2))
+"""
+
+from digit_knower.store.errors import (
+    DatabaseConfigError,
+    DatabaseError,
+    DatabaseUnavailableError,
+    InvalidLabelError,
+    InvalidModelCardError,
+    OutboxError,
+    SchemaOutOfDateError,
+    UnknownPredictionError,
+)
+from digit_knower.store.ids import uuid7
+from digit_knower.store.records import DigitStats, ModelStats, PredictionRecord, Stats
+from digit_knower.store.repository import Store
+
+__all__ = [
+    "DatabaseConfigError",
+    "DatabaseError",
+    "DatabaseUnavailableError",
+    "DigitStats",
+    "InvalidLabelError",
+    "InvalidModelCardError",
+    "ModelStats",
+    "OutboxError",
+    "PredictionRecord",
+    "SchemaOutOfDateError",
+    "Stats",
+    "Store",
+    "UnknownPredictionError",
+    "uuid7",
+]

@@ -1,0 +1,39 @@
+"""The store's errors. Each message is one line a person can act on."""
+
+from __future__ import annotations
+
+
+class DatabaseError(Exception):
+    """Base class of every error the store raises on purpose."""
+
+
+class DatabaseConfigError(DatabaseError):
+    """DATABASE_URL is wrong: bad syntax, unsupported driver, wrong password, unknown database."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """The database cannot be reached right now (server down, host unreachable, timed out).
+
+    Distinct from `DatabaseConfigError` so that a front end can keep predicting during an
+    outage: `log_prediction` never raises it (records go to the outbox instead).
+    """
+
+
+class OutboxError(DatabaseError):
+    """The local outbox file cannot be opened or written (the database was down as well)."""
+
+
+class SchemaOutOfDateError(DatabaseError):
+    """The database's migrations are not at the revision this code needs."""
+
+
+class InvalidLabelError(DatabaseError, ValueError):
+    """A true label that is not an integer 0-9."""
+
+
+class UnknownPredictionError(DatabaseError, LookupError):
+    """No prediction has the given id."""
+
+
+class InvalidModelCardError(DatabaseError, ValueError):
+    """A model card without the fields the store needs."""

@@ -1,0 +1,108 @@
+"""The database tables (SQLAlchemy 2.0), portable across PostgreSQL and SQLite.
+
+The migrations in `migrations/versions/` create exactly these; `tests/test_store_migrations.py`
+checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints, so that a violation says which rule was broken and migrations can refer to them.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ModelVersion(Base):
+    """One trained model: the columns people query, and the whole card for everything else."""
+
+    __tablename__ = "model_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    architecture: Mapped[str | None] = mapped_column(String(200))
+    parameters: Mapped[int | None] = mapped_column(Integer)
+    test_accuracy: Mapped[float | None] = mapped_column(Float)
+    val_accuracy: Mapped[float | None] = mapped_column(Float)
+    per_class_accuracy: Mapped[list[float] | None] = mapped_column(Json)
+    hyperparameters: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    data_sha256: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    card: Mapped[dict[str, Any]] = mapped_column(Json)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Prediction(Base):
+    """One prediction. `model_version` is deliberately not a foreign key: a prediction made while the
+    database was down (so its model could not be registered yet) must never be refused later."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(8))
+    model_version: Mapped[str] = mapped_column(String(64))
+    digit: Mapped[int] = mapped_column(SmallInteger)
+    confidence: Mapped[float] = mapped_column(Float)
+    probabilities: Mapped[list[float]] = mapped_column(Json)
+    model_input: Mapped[bytes] = mapped_column(LargeBinary)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    true_label: Mapped[int | None] = mapped_column(SmallInteger)
+    labelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("digit BETWEEN 0 AND 9", name="digit_0_9"),
+        CheckConstraint("true_label BETWEEN 0 AND 9", name="true_label_0_9"),
+        CheckConstraint("source IN ('web', 'api')", name="source"),
+        CheckConstraint("confidence BETWEEN 0 AND 1", name="confidence_0_1"),
+        CheckConstraint("latency_ms >= 0", name="latency_ms"),
+        CheckConstraint("length(model_input) = 784", name="model_input_784"),
+        CheckConstraint("(true_label IS NULL) = (labelled_at IS NULL)", name="labelled_at_with_label"),
+        # recent(): newest first.
+        Index("ix_predictions_created_at", "created_at"),
+        # recent(labelled=True): only the labelled rows, newest first.
+        Index(
+            "ix_predictions_labelled_created_at",
+            "created_at",
+            postgresql_where=text("true_label IS NOT NULL"),
+            sqlite_where=text("true_label IS NOT NULL"),
+        ),
+        # stats(): one GROUP BY over these three columns, answered from the index alone.
+        Index("ix_predictions_stats", "model_version", "true_label", "digit"),
+    )
+
+
+predictions = Prediction.__table__
+model_versions = ModelVersion.__table__

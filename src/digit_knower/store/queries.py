@@ -1,0 +1,81 @@
+"""The SQL behind each repository function, one small function each, on an open connection.
+
+Inserts are `ON CONFLICT DO NOTHING` on both dialects: a retried write with the same id (a client
+retry, or an outbox replay after a crash) is a no-op, never a duplicate and never an error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from digit_knower.store.models import model_versions, predictions
+from digit_knower.store.records import ModelCardSummary, PredictionRecord, Stats
+
+
+def _insert(connection: Connection, table):
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def insert_predictions(connection: Connection, records: Sequence[PredictionRecord]) -> None:
+    if records:
+        statement = _insert(connection, predictions).on_conflict_do_nothing(index_elements=["id"])
+        connection.execute(statement, [record.model_dump() for record in records])
+
+
+def set_label(connection: Connection, prediction_id: uuid.UUID, label: int, at: datetime) -> Row | None:
+    """The labelled row, or None when no prediction has this id (one statement: no read-then-write)."""
+    statement = (
+        update(predictions)
+        .where(predictions.c.id == prediction_id)
+        .values(true_label=label, labelled_at=at)
+        .returning(*predictions.c)
+    )
+    return connection.execute(statement).first()
+
+
+def get(connection: Connection, prediction_id: uuid.UUID) -> Row | None:
+    return connection.execute(select(predictions).where(predictions.c.id == prediction_id)).first()
+
+
+def recent(connection: Connection, limit: int, offset: int, labelled: bool | None) -> list[Row]:
+    statement = select(predictions)
+    if labelled is not None:
+        label = predictions.c.true_label
+        statement = statement.where(label.is_not(None) if labelled else label.is_(None))
+    statement = statement.order_by(predictions.c.created_at.desc(), predictions.c.id.desc())
+    return list(connection.execute(statement.limit(limit).offset(offset)))
+
+
+def stats(connection: Connection) -> Stats:
+    """Every figure from one GROUP BY (at most versions x 11 x 10 rows), never from all the rows."""
+    c = predictions.c
+    statement = select(c.model_version, c.true_label, c.digit, func.count()).group_by(
+        c.model_version, c.true_label, c.digit
+    )
+    return Stats.from_counts([tuple(row) for row in connection.execute(statement)])
+
+
+def model_registered(connection: Connection, version: str) -> bool:
+    statement = select(model_versions.c.version).where(model_versions.c.version == version)
+    return connection.execute(statement).first() is not None
+
+
+def insert_model(connection: Connection, summary: ModelCardSummary, card: dict[str, Any]) -> None:
+    statement = _insert(connection, model_versions).on_conflict_do_nothing(index_elements=["version"])
+    connection.execute(statement, {**summary.model_dump(), "card": card})
+
+
+def to_record(row: Row) -> PredictionRecord:
+    values = row._asdict()
+    # SQLite hands timestamps back without their zone; they were stored as UTC.
+    for name in ("created_at", "labelled_at"):
+        if values[name] is not None and values[name].tzinfo is None:
+            values[name] = values[name].replace(tzinfo=UTC)
+    return PredictionRecord.model_validate(values)

@@ -1,0 +1,186 @@
+"""What the store takes and gives back: pydantic models that the API also returns as JSON.
+
+`model_input` (784 bytes) travels as base64 in JSON, so any byte value survives the round trip.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from digit_knower.store.ids import uuid7
+
+MODEL_INPUT_SIDE = 28
+MODEL_INPUT_BYTES = MODEL_INPUT_SIDE * MODEL_INPUT_SIDE
+
+Source = Literal["web", "api"]
+Digit = Annotated[int, Field(ge=0, le=9)]
+
+
+def _to_utc(value: datetime) -> datetime:
+    # SQLite keeps wall-clock text without a zone, so every timestamp is stored as UTC.
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+class PredictionRecord(BaseModel):
+    """One prediction as logged: what was seen, what was answered, and what it really was."""
+
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    id: uuid.UUID = Field(description="UUIDv7 made by the client; a retry with the same id is a no-op")
+    created_at: UtcDatetime
+    source: Source
+    model_version: str = Field(min_length=1, max_length=64)
+    digit: Digit
+    confidence: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    probabilities: list[Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]] = Field(
+        min_length=10, max_length=10
+    )
+    model_input: bytes = Field(
+        min_length=MODEL_INPUT_BYTES,
+        max_length=MODEL_INPUT_BYTES,
+        description="the 28x28 uint8 picture the model saw, row-major, white ink on black (base64 in JSON)",
+    )
+    latency_ms: float = Field(ge=0.0, allow_inf_nan=False)
+    true_label: Digit | None = None
+    labelled_at: UtcDatetime | None = None
+
+    @field_validator("probabilities")
+    @classmethod
+    def _sums_to_one(cls, value: list[float]) -> list[float]:
+        if not math.isclose(sum(value), 1.0, abs_tol=1e-3):
+            raise ValueError(f"the ten probabilities must sum to 1, not {sum(value):.6f}")
+        return value
+
+    @classmethod
+    def from_prediction(
+        cls, prediction: Any, *, source: Source, latency_ms: float, at_ns: int | None = None
+    ) -> PredictionRecord:
+        """A new record, with a fresh UUIDv7, for a `digit_knower.Prediction`."""
+        import numpy as np
+
+        picture = np.asarray(prediction.model_input)
+        if picture.shape != (MODEL_INPUT_SIDE, MODEL_INPUT_SIDE):
+            raise ValueError(f"model_input must be 28x28, not {picture.shape}")
+        ns = time.time_ns() if at_ns is None else at_ns
+        return cls(
+            id=uuid7(ns),
+            created_at=datetime.fromtimestamp(ns / 1e9, UTC),
+            source=source,
+            model_version=prediction.model_version,
+            digit=int(prediction.digit),
+            confidence=float(prediction.confidence),
+            probabilities=[float(p) for p in prediction.probabilities],
+            model_input=np.ascontiguousarray(picture, dtype=np.uint8).tobytes(),
+            latency_ms=float(latency_ms),
+        )
+
+    def model_input_array(self) -> Any:
+        """The model input as a (28, 28) uint8 numpy array, e.g. to turn drawings into training data."""
+        import numpy as np
+
+        return np.frombuffer(self.model_input, dtype=np.uint8).reshape(MODEL_INPUT_SIDE, MODEL_INPUT_SIDE)
+
+    def with_label(self, label: int, labelled_at: datetime) -> PredictionRecord:
+        return self.model_copy(update={"true_label": label, "labelled_at": _to_utc(labelled_at)})
+
+
+def _accuracy(correct: int, labelled: int) -> float | None:
+    return correct / labelled if labelled else None
+
+
+class ModelStats(BaseModel):
+    model_version: str
+    predictions: int = Field(description="all predictions made by this model, labelled or not")
+    labelled: int
+    correct: int
+    accuracy: float | None = Field(description="correct / labelled; null while nothing is labelled")
+
+
+class DigitStats(BaseModel):
+    digit: Digit = Field(description="the true label")
+    labelled: int
+    correct: int
+    accuracy: float | None = Field(description="share of the drawings of this digit read correctly")
+
+
+class Stats(BaseModel):
+    """Live metrics over the labelled predictions."""
+
+    total: int
+    labelled: int
+    correct: int
+    accuracy: float | None
+    per_model: list[ModelStats]
+    per_digit: list[DigitStats]
+    confusion: list[list[int]] = Field(description="10x10 counts: rows = true label, columns = predicted")
+
+    @classmethod
+    def from_counts(cls, counts: list[tuple[str, int | None, int, int]]) -> Stats:
+        """Build every figure from (model_version, true_label or None, predicted digit, count) groups."""
+        confusion = [[0] * 10 for _ in range(10)]
+        per_model: dict[str, list[int]] = {}  # version -> [predictions, labelled, correct]
+        for version, true_label, digit, n in counts:
+            tally = per_model.setdefault(version, [0, 0, 0])
+            tally[0] += n
+            if true_label is not None:
+                confusion[true_label][digit] += n
+                tally[1] += n
+                tally[2] += n if true_label == digit else 0
+        labelled = sum(map(sum, confusion))
+        correct = sum(confusion[d][d] for d in range(10))
+        return cls(
+            total=sum(t[0] for t in per_model.values()),
+            labelled=labelled,
+            correct=correct,
+            accuracy=_accuracy(correct, labelled),
+            per_model=[
+                ModelStats(
+                    model_version=v, predictions=p, labelled=lab, correct=c, accuracy=_accuracy(c, lab)
+                )
+                for v, (p, lab, c) in sorted(per_model.items())
+            ],
+            per_digit=[
+                DigitStats(
+                    digit=d,
+                    labelled=sum(confusion[d]),
+                    correct=confusion[d][d],
+                    accuracy=_accuracy(confusion[d][d], sum(confusion[d])),
+                )
+                for d in range(10)
+            ],
+            confusion=confusion,
+        )
+
+
+class ModelCardSummary(BaseModel):
+    """The model card fields kept as columns; the whole card is stored beside them."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    version: str = Field(min_length=1, max_length=64)
+    created_at: datetime | None = None
+    architecture: str | None = None
+    parameters: int | None = None
+    test_accuracy: float | None = None
+    val_accuracy: float | None = None
+    per_class_accuracy: list[float] | None = None
+    hyperparameters: dict[str, Any] | None = None
+    train_seconds: float | None = None
+    data_sha256: dict[str, Any] | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _assume_utc(cls, value: datetime | None) -> datetime | None:
+        # Cards written without a zone were written by `train` in UTC.
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value

@@ -1,0 +1,77 @@
+"""Alembic, driven from code: upgrade, downgrade and the current revision, with no alembic.ini."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine
+
+from digit_knower.store.errors import SchemaOutOfDateError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision this code knows."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head
+
+
+def known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's revision; None for a database that was never migrated."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    _run(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str = "-1") -> None:
+    _run(engine, command.downgrade, revision)
+
+
+def _run(engine: Engine, alembic_command, revision: str) -> None:
+    # On SQLite, BEGIN IMMEDIATE takes the write lock first, so two processes that start on a new
+    # embedded database at once migrate it one after the other instead of colliding.
+    options = {"sqlite_begin": "IMMEDIATE"} if engine.dialect.name == "sqlite" else {}
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        try:
+            alembic_command(_config(connection), revision)
+        except CommandError as err:
+            raise SchemaOutOfDateError(f"cannot migrate to {revision!r}: {err}") from None
+
+
+def check_current(revision: str | None, where: str) -> None:
+    """SchemaOutOfDateError, saying what to run, unless `revision` is the head."""
+    head = head_revision()
+    if revision == head:
+        return
+    if revision is None:
+        state = "has no tables yet"
+    elif revision in known_revisions():
+        state = f"is at revision {revision}, older than this code's {head}"
+    else:
+        raise SchemaOutOfDateError(
+            f"the database ({where}) is at revision {revision}, which this version of digit-knower "
+            f"does not know (it needs {head}); run the digit-knower version that migrated it"
+        )
+    raise SchemaOutOfDateError(f"the database ({where}) {state}; run: digit-knower db upgrade")

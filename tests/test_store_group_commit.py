@@ -1,0 +1,284 @@
+"""Group commit: concurrent writes share transactions, and each caller still gets its own outcome.
+
+First the writer on its own (a fake `settle` that can be held), then the store on an SQLite file
+AND on the real PostgreSQL server. To make batching certain rather than likely, the tests hold
+the writer in its first transaction while the other callers queue up behind it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, select
+
+from digit_knower.store import DatabaseError, PredictionRecord, Store
+from digit_knower.store.group_commit import GroupCommit
+from digit_knower.store.models import predictions
+from tests.test_store import count_rows, make_record
+
+HANG_GUARD_S = 60  # only so that a broken writer fails the test instead of hanging the suite
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + HANG_GUARD_S
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting: the writer seems stuck"
+        time.sleep(0.001)
+
+
+class Caller(threading.Thread):
+    """Submits one item on its own thread and keeps the outcome (None or the exception)."""
+
+    def __init__(self, submit: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self._submit = submit
+        self.outcome: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._submit()
+        except BaseException as err:
+            self.outcome = err
+
+    def result(self) -> BaseException | None:
+        self.join(HANG_GUARD_S)
+        assert not self.is_alive(), "the caller is still waiting for its write"
+        return self.outcome
+
+
+def start(submit: Callable[[], None]) -> Caller:
+    caller = Caller(submit)
+    caller.start()
+    return caller
+
+
+def queue_in_order(submits: list[Callable[[], None]], pending: Callable[[], int]) -> list[Caller]:
+    """Start one caller per submit, each only once the previous one is queued: a known order."""
+    callers = []
+    for submit in submits:
+        already = pending()
+        callers.append(start(submit))
+        wait_until(lambda already=already: pending() == already + 1)
+    return callers
+
+
+def submits(writer: GroupCommit[str], items: str) -> list[Callable[[], None]]:
+    return [lambda item=item: writer.submit(item) for item in items]
+
+
+class HeldSettle:
+    """A fake `settle` that records each batch; while held, the writer waits inside its first call."""
+
+    def __init__(self, fail: Callable[[str], bool] = lambda _: False) -> None:
+        self.batches: list[list[str]] = []
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.fail = fail
+
+    def __call__(self, items: list[str]) -> list[BaseException | None]:
+        self.entered.set()
+        self.gate.wait(HANG_GUARD_S)
+        self.batches.append(items)
+        return [ValueError(f"{item} refused") if self.fail(item) else None for item in items]
+
+
+@pytest.fixture
+def held() -> HeldSettle:
+    return HeldSettle()
+
+
+@pytest.fixture
+def writer(held: HeldSettle) -> Iterator[GroupCommit[str]]:
+    writer = GroupCommit(held, max_batch=4, name="test-writer")
+    yield writer
+    held.gate.set()
+    writer.close()
+
+
+def test_items_queued_while_the_writer_is_busy_are_settled_together(
+    writer: GroupCommit[str], held: HeldSettle
+) -> None:
+    first = start(lambda: writer.submit("a"))
+    held.entered.wait(HANG_GUARD_S)  # the writer took "a" and is busy with it
+    later = queue_in_order(submits(writer, "bcdefg"), lambda: writer.pending)
+    held.gate.set()
+    assert [caller.result() for caller in [first, *later]] == [None] * 7
+    # In the order they came, and never more than max_batch (4) in one call.
+    assert held.batches == [["a"], ["b", "c", "d", "e"], ["f", "g"]]
+
+
+def test_each_caller_gets_the_outcome_of_its_own_item(held: HeldSettle) -> None:
+    held.fail = lambda item: item == "c"
+    writer = GroupCommit(held)
+    try:
+        plug = start(lambda: writer.submit("a"))
+        held.entered.wait(HANG_GUARD_S)
+        callers = queue_in_order(submits(writer, "bcd"), lambda: writer.pending)
+        held.gate.set()
+        b, c, d = (caller.result() for caller in callers)
+    finally:
+        held.gate.set()
+        writer.close()
+    assert plug.result() is None
+    assert (b, d) == (None, None)
+    assert isinstance(c, ValueError) and str(c) == "c refused"
+    assert held.batches == [["a"], ["b", "c", "d"]]
+
+
+def test_an_exception_from_settle_reaches_every_caller_and_the_writer_carries_on() -> None:
+    calls = []
+
+    def settle(items: list[int]) -> list[BaseException | None]:
+        calls.append(items)
+        if len(calls) == 1:
+            raise RuntimeError("the disk is on fire")
+        return [None] * len(items)
+
+    writer = GroupCommit(settle)
+    try:
+        with pytest.raises(RuntimeError, match="on fire"):
+            writer.submit(1)
+        writer.submit(2)  # the writer thread survived the failed batch
+    finally:
+        writer.close()
+    assert calls == [[1], [2]]
+
+
+def test_close_settles_what_was_submitted_and_stops_the_thread(
+    writer: GroupCommit[str], held: HeldSettle
+) -> None:
+    callers = [start(lambda: writer.submit("a"))]
+    held.entered.wait(HANG_GUARD_S)
+    callers += queue_in_order([lambda: writer.submit("b")], lambda: writer.pending)
+    closing = threading.Thread(target=writer.close)
+    closing.start()
+    held.gate.set()
+    closing.join(HANG_GUARD_S)
+    assert not closing.is_alive()
+    assert [caller.result() for caller in callers] == [None, None]
+    assert held.batches == [["a"], ["b"]]
+    assert "test-writer" not in {t.name for t in threading.enumerate()}
+    writer.submit("c")  # a closed writer starts again when used again
+    assert held.batches[-1] == ["c"]
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_batch must be 1 or more"):
+        GroupCommit(lambda items: [None] * len(items), max_batch=0)
+
+
+# -- the store -----------------------------------------------------------------------------------
+
+
+class HeldInserts:
+    """Holds the store's writer just before each INSERT INTO predictions, until let through."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+        self.holding = True
+        self._arrived = threading.Semaphore(0)
+        self._go = threading.Semaphore(0)
+        event.listen(self.engine, "before_cursor_execute", self._before_execute)
+
+    def _before_execute(self, _conn, _cursor, statement: str, *_args) -> None:
+        if self.holding and statement.lstrip().upper().startswith("INSERT INTO PREDICTIONS"):
+            self._arrived.release()
+            self._go.acquire(timeout=HANG_GUARD_S)
+
+    def wait_for_insert(self) -> None:
+        """Until the writer waits before an insert (its transaction and pre-ping are done)."""
+        assert self._arrived.acquire(timeout=HANG_GUARD_S), "the writer never reached its insert"
+
+    def let_one_go(self) -> None:
+        self._go.release()
+
+    def stop_holding(self) -> None:
+        # The listener stays (removing it while the writer runs it would break SQLAlchemy's loop).
+        self.holding = False
+        self._go.release(1000)  # whatever still waits goes on
+
+
+@pytest.fixture
+def inserts(store: Store) -> Iterator[HeldInserts]:
+    inserts = HeldInserts(store)
+    yield inserts
+    inserts.stop_holding()
+
+
+def log_calls(store: Store, records: list[PredictionRecord]) -> list[Callable[[], None]]:
+    return [lambda record=record: store.log_prediction(record) for record in records]
+
+
+def committed_ids(store: Store) -> list:
+    with store.engine.connect() as connection:
+        return list(connection.execute(select(predictions.c.id).order_by(predictions.c.id)).scalars())
+
+
+def test_concurrent_predictions_land_exactly_once_in_fewer_transactions(
+    store: Store, inserts: HeldInserts
+) -> None:
+    commits = []
+    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
+    records = [make_record(i % 10) for i in range(400)]
+    plug = start(lambda: store.log_prediction(records[0]))
+    inserts.wait_for_insert()  # the writer is busy with the first record
+    queued = queue_in_order(log_calls(store, records[1:8]), lambda: store.pending_writes)
+    inserts.stop_holding()
+    rest = [start(call) for call in log_calls(store, records[8:])]
+    assert [caller.result() for caller in [plug, *queued, *rest]] == [None] * 400
+    assert count_rows(store) == 400
+    assert sorted(committed_ids(store)) == sorted(record.id for record in records)
+    assert store.outbox_backlog() == 0
+    assert len(commits) < 400  # the 7 queued behind the plug shared one transaction, at least
+
+
+def test_a_record_the_database_refuses_does_not_sink_its_batch(store: Store, inserts: HeldInserts) -> None:
+    good = [make_record(1), make_record(2)]
+    bad = PredictionRecord.model_construct(**{**make_record(3).model_dump(), "digit": 12})  # CHECK fails
+    plug = start(lambda: store.log_prediction(make_record(0)))
+    inserts.wait_for_insert()
+    first, refused, second = queue_in_order(
+        log_calls(store, [good[0], bad, good[1]]), lambda: store.pending_writes
+    )
+    inserts.stop_holding()
+    assert plug.result() is None
+    assert first.result() is None and second.result() is None
+    outcome = refused.result()
+    assert isinstance(outcome, DatabaseError) and "digit_0_9" in str(outcome)
+    ids = set(committed_ids(store))
+    assert {good[0].id, good[1].id} <= ids and bad.id not in ids
+    assert count_rows(store) == 3
+    assert store.outbox_backlog() == 0  # refused for good, and said so: not queued to fail again
+
+
+def test_close_stops_the_writer_thread(database_url: str, tmp_path: Path) -> None:
+    store = Store(database_url, outbox_path=tmp_path / "outbox.sqlite3")
+    store.upgrade()
+    name = f"store-writer {store.where}"
+    store.log_prediction(make_record())
+    assert name in {t.name for t in threading.enumerate()}
+    store.close()
+    assert name not in {t.name for t in threading.enumerate()}
+    assert count_rows(store) == 1
+
+
+def test_a_store_that_only_reads_starts_no_writer_thread(store: Store) -> None:
+    before = {t.ident for t in threading.enumerate()}
+    assert store.stats().total == 0
+    assert {t.ident for t in threading.enumerate()} == before
+
+
+def test_the_same_record_twice_in_one_batch_is_one_row(store: Store, inserts: HeldInserts) -> None:
+    """Two clients' retries of one prediction may share a batch: one row, and neither is refused."""
+    plug = start(lambda: store.log_prediction(make_record(0)))
+    inserts.wait_for_insert()
+    twice = make_record(5)
+    callers = queue_in_order(log_calls(store, [twice, twice]), lambda: store.pending_writes)
+    inserts.stop_holding()
+    assert [caller.result() for caller in [plug, *callers]] == [None] * 3
+    assert committed_ids(store).count(twice.id) == 1
+    assert count_rows(store) == 2

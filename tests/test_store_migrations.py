@@ -1,0 +1,111 @@
+"""Alembic migrations, shipped in the package: upgrade from empty, downgrade, upgrade again."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from digit_knower.store import SchemaOutOfDateError, Store
+from digit_knower.store.models import Base
+from digit_knower.store.schema import head_revision
+from tests.test_store import make_record
+
+TABLES = {"model_versions", "predictions"}
+
+
+def tables(store: Store) -> set[str]:
+    return set(inspect(store.engine).get_table_names()) - {"alembic_version"}
+
+
+@pytest.fixture
+def store(database_url: str, tmp_path: Path):
+    with Store(database_url, outbox_path=tmp_path / "outbox.sqlite3", auto_migrate=False) as store:
+        yield store
+
+
+def test_upgrade_from_empty_then_downgrade_then_upgrade_again(store: Store) -> None:
+    assert store.current_revision() is None and tables(store) == set()
+
+    store.upgrade()
+    assert store.current_revision() == head_revision()
+    assert tables(store) == TABLES
+    indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("predictions")}
+    assert {
+        "ix_predictions_created_at",
+        "ix_predictions_labelled_created_at",
+        "ix_predictions_stats",
+    } <= indexes
+
+    store.downgrade("base")
+    assert store.current_revision() is None and tables(store) == set()
+
+    store.upgrade()
+    assert store.current_revision() == head_revision()
+    store.log_prediction(make_record(4))
+    assert len(store.recent()) == 1
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_declares(store: Store) -> None:
+    store.upgrade()
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_ensure_schema_on_a_configured_database_says_what_to_run(store: Store) -> None:
+    with pytest.raises(SchemaOutOfDateError, match="has no tables yet; run: digit-knower db upgrade"):
+        store.ensure_schema()
+    store.upgrade()
+    store.ensure_schema()  # current now: no error
+
+
+def test_ensure_schema_refuses_a_revision_this_code_does_not_know(store: Store) -> None:
+    store.upgrade()
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(SchemaOutOfDateError, match="revision 9999, which this version"):
+        store.ensure_schema()
+
+
+def test_the_embedded_default_database_migrates_itself_on_first_start(isolated_state: Path) -> None:
+    with Store.from_settings() as store:
+        assert store.current_revision() is None
+        store.ensure_schema()
+        assert store.current_revision() == head_revision()
+        assert Path(store.url.database).parent == isolated_state
+
+
+def test_stores_starting_together_on_a_new_embedded_database_migrate_it_once(tmp_path: Path) -> None:
+    """The page and the API may start at the same moment on the same new SQLite file."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    start, errors = threading.Barrier(4), []
+
+    def start_up() -> None:
+        with Store(url) as store:
+            start.wait()
+            try:
+                store.ensure_schema()
+            except Exception as err:  # surfaced below
+                errors.append(err)
+
+    threads = [threading.Thread(target=start_up) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Store(url) as store:
+        assert store.current_revision() == head_revision()
+        assert tables(store) == TABLES
+
+
+def test_sqlite_files_run_in_wal_mode(tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 'deep' / 'er' / 'db.sqlite3'}") as store:
+        store.ensure_schema()
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

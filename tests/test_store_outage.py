@@ -1,0 +1,270 @@
+"""Nothing is lost when PostgreSQL goes away, and a wrong URL gets one clear line.
+
+These tests stop and start a server, so they run their OWN PostgreSQL (the session's shared one
+stays up). It asks for passwords over TCP, so that a wrong password is really refused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import event, func, select
+
+from digit_knower.store import (
+    DatabaseConfigError,
+    DatabaseUnavailableError,
+    InvalidLabelError,
+    PredictionRecord,
+    SchemaOutOfDateError,
+    Store,
+    uuid7,
+)
+from digit_knower.store.models import model_versions, predictions
+from tests.postgres_server import PostgresServer
+from tests.test_store import make_card, make_record
+from tests.test_store_group_commit import HeldInserts, log_calls, queue_in_order, start
+
+pytestmark = pytest.mark.postgres
+
+PASSWORD = "right-horse-battery"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        hba = server.datadir / "pg_hba.conf"
+        hba.write_text(
+            "local all all trust\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+            "host all all ::1/128 scram-sha-256\n"
+        )
+        server.start()
+        with psycopg.connect(
+            host=str(server.root), port=server.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(f"CREATE ROLE app LOGIN PASSWORD '{PASSWORD}'")
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def url(server: PostgresServer) -> str:
+    """A fresh database owned by `app`, reached over TCP with its password."""
+    name = f"dk_{uuid7().hex[-12:]}"
+    with psycopg.connect(
+        host=str(server.root), port=server.port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" OWNER app')
+    return f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:{server.port}/{name}"
+
+
+@pytest.fixture
+def store(url: str, server: PostgresServer, tmp_path: Path) -> Iterator[Store]:
+    # A short back-off, so that a test can wait it out; a server a test stopped is started again.
+    with Store(url, outbox_path=tmp_path / "outbox.sqlite3", retry_after_s=0.05, retry_at_most_s=0.05) as s:
+        s.upgrade()
+        s.ensure_schema()
+        yield s
+    if not (server.datadir / "postmaster.pid").exists():
+        server.start()
+
+
+def rows(store: Store) -> list:
+    with store.engine.connect() as connection:
+        return list(connection.execute(select(predictions.c.id, predictions.c.true_label)))
+
+
+def test_an_outage_loses_nothing_and_the_flush_writes_each_record_once(
+    store: Store, server: PostgresServer
+) -> None:
+    server.stop()
+    records = [make_record(i % 10) for i in range(50)]
+    for record in records:
+        store.log_prediction(record)
+    labels = {record.id: (record.digit + 1) % 10 for record in records[:20]}
+    for prediction_id, label in labels.items():
+        assert store.set_true_label(prediction_id, label).true_label == label
+    assert store.outbox_backlog() == 70
+    assert not store.is_reachable()
+    with pytest.raises(DatabaseUnavailableError):
+        store.stats()
+
+    server.start()
+    assert store.flush_outbox() == 70
+
+    found = rows(store)
+    assert len(found) == 50
+    assert {row.id for row in found} == {record.id for record in records}
+    assert {row.id: row.true_label for row in found if row.true_label is not None} == labels
+    assert store.outbox_backlog() == 0
+    assert store.flush_outbox() == 0
+    for record in records:  # a client retrying every request changes nothing
+        store.log_prediction(record)
+    assert len(rows(store)) == 50
+
+
+def test_the_backlog_flushes_itself_on_the_next_write_after_the_outage(
+    store: Store, server: PostgresServer
+) -> None:
+    server.stop()
+    waiting = [make_record(3) for _ in range(5)]
+    for record in waiting:
+        store.log_prediction(record)
+    store.set_true_label(waiting[0].id, 8)
+    store.set_true_label(waiting[0].id, 3)  # queued in order: the second label must win
+    server.start()
+    time.sleep(0.1)  # the back-off (0.05 s here) runs out
+
+    later = make_record(4)
+    store.log_prediction(later)
+
+    assert store.outbox_backlog() == 0
+    assert {row.id: row.true_label for row in rows(store)} == {
+        waiting[0].id: 3,
+        **{record.id: None for record in waiting[1:]},
+        later.id: None,
+    }
+
+
+def test_during_an_outage_calls_do_not_each_wait_for_the_database(url: str, server: PostgresServer, tmp_path):
+    with Store(url, outbox_path=tmp_path / "outbox.sqlite3", retry_after_s=60) as store:
+        store.upgrade()
+        attempts = []
+        event.listen(store.engine, "do_connect", lambda *args: attempts.append(1))
+        server.stop()
+        try:
+            for _ in range(50):
+                store.log_prediction(make_record())
+        finally:
+            server.start()
+        assert len(attempts) == 1  # the first failure starts the back-off
+        assert store.outbox_backlog() == 50
+        assert store.flush_outbox() == 50
+
+
+def test_labels_during_an_outage(store: Store, server: PostgresServer) -> None:
+    logged_before = make_record(2)
+    store.log_prediction(logged_before)
+    server.stop()
+
+    with pytest.raises(InvalidLabelError):
+        store.set_true_label(logged_before.id, 10)
+    # Logged by this process before the outage: it can be checked locally, so it is accepted.
+    assert store.set_true_label(logged_before.id, 5).true_label == 5
+    # Never seen by this process: it cannot be checked, so the caller is told it was not kept.
+    with pytest.raises(DatabaseUnavailableError, match="label was not kept"):
+        store.set_true_label(uuid7(), 5)
+    assert store.outbox_backlog() == 1
+
+    server.start()
+    assert store.flush_outbox() == 1
+    assert store.get(logged_before.id).true_label == 5
+
+
+def test_a_prediction_waiting_in_the_outbox_can_be_read_back(store: Store, server: PostgresServer) -> None:
+    server.stop()
+    record = make_record(6)
+    store.log_prediction(record)
+    store.set_true_label(record.id, 6)
+    got = store.get(record.id)
+    assert isinstance(got, PredictionRecord) and (got.id, got.true_label) == (record.id, 6)
+
+
+def test_a_model_registered_while_the_database_is_down_arrives_later(
+    store: Store, server: PostgresServer
+) -> None:
+    server.stop()
+    store.register_model(make_card("dk-down"))
+    server.start()
+    store.flush_outbox()
+    with store.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(model_versions)).scalar_one() == 1
+
+
+def test_a_server_that_is_down_at_start_is_told_apart_from_a_wrong_schema(
+    url: str, server: PostgresServer, tmp_path: Path
+) -> None:
+    with Store(url, outbox_path=tmp_path / "outbox.sqlite3") as store:
+        with pytest.raises(SchemaOutOfDateError, match="run: digit-knower db upgrade"):
+            store.ensure_schema()
+        store.upgrade()
+        server.stop()
+        try:
+            with pytest.raises(DatabaseUnavailableError, match="connection refused") as caught:
+                store.ensure_schema()
+            assert not isinstance(caught.value, DatabaseConfigError)
+            store.log_prediction(make_record())  # predicting goes on
+        finally:
+            server.start()
+        store.ensure_schema()  # the start-up check flushes what piled up
+        assert store.outbox_backlog() == 0
+        assert len(rows(store)) == 1
+
+
+def test_a_wrong_password_is_one_clear_line(url: str, tmp_path: Path) -> None:
+    wrong = url.replace(PASSWORD, "wrong")
+    with (
+        Store(wrong, outbox_path=tmp_path / "outbox.sqlite3") as store,
+        pytest.raises(DatabaseConfigError) as caught,
+    ):
+        store.ensure_schema()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert 'password authentication failed for user "app"' in message
+    assert "wrong" not in message  # never the password
+
+
+def test_an_unknown_database_is_one_clear_line(server: PostgresServer, tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://app:{PASSWORD}@127.0.0.1:{server.port}/no_such_db"
+    with (
+        Store(url, outbox_path=tmp_path / "outbox.sqlite3") as store,
+        pytest.raises(DatabaseConfigError) as caught,
+    ):
+        store.ensure_schema()
+    assert str(caught.value) == (
+        f"cannot connect to PostgreSQL at 127.0.0.1:{server.port}/no_such_db: "
+        'database "no_such_db" does not exist; check DATABASE_URL'
+    )
+
+
+def test_db_upgrade_with_a_wrong_password_is_one_line_on_stderr(url: str, tmp_path: Path) -> None:
+    from tests.test_store_cli import db
+
+    done = db("upgrade", url=url.replace(PASSWORD, "wrong"), state=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert 'password authentication failed for user "app"; check DATABASE_URL' in done.stderr
+
+
+def test_an_outage_in_the_middle_of_a_batch_sends_the_whole_batch_to_the_outbox_in_order(
+    store: Store, server: PostgresServer
+) -> None:
+    records = [make_record(i) for i in range(6)]
+    inserts = HeldInserts(store)
+    try:
+        plug = start(lambda: store.log_prediction(records[0]))
+        inserts.wait_for_insert()
+        batch = queue_in_order(log_calls(store, records[1:]), lambda: store.pending_writes)
+        inserts.let_one_go()  # the first record commits; the writer takes the five queued behind it
+        inserts.wait_for_insert()  # ... checks its connection out, pings it, and is about to insert
+        server.stop()
+        inserts.let_one_go()
+        assert [caller.result() for caller in [plug, *batch]] == [None] * 6  # nobody sees the outage
+    finally:
+        inserts.stop_holding()
+    server.start()
+    assert [row.id for row in rows(store)] == [records[0].id]
+    with sqlite3.connect(store.outbox.path) as outbox:
+        queued = [key for (key,) in outbox.execute("SELECT key FROM outbox ORDER BY seq")]
+    assert queued == [str(record.id) for record in records[1:]]
+
+    time.sleep(0.1)  # the back-off (0.05 s here) runs out
+    assert store.flush_outbox() == 5
+    assert sorted(row.id for row in rows(store)) == sorted(record.id for record in records)
