@@ -1,0 +1,284 @@
+"""The Digit Knower page: draw a digit, press Predict, say what it really was, watch the stats.
+
+Streamlit runs this file top to bottom on every interaction. It only arranges the page: the
+predictor reads digits, the store keeps records, `views` draws charts. Actions (Predict,
+Submit label) come before the history and stats in the script, so those always show the
+row that was just written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor, service
+from digit_knower.predictor import ModelNotFoundError
+from digit_knower.settings import get_settings
+from digit_knower.store import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    SchemaOutOfDateError,
+    Store,
+)
+from digit_knower.web import canvas, views
+
+DRAW_FIRST = "Draw a digit first: the canvas is still empty."
+
+
+@dataclass(frozen=True)
+class ShownResult:
+    """The prediction on screen, and the id of its record so a label can be attached."""
+
+    prediction: Prediction
+    record_id: uuid.UUID
+    latency_ms: float
+
+
+# --- resources: created once per server process, keyed so a changed setting gets its own ----
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def load_predictor(model_dir: str) -> Predictor:
+    return Predictor.load(model_dir)
+
+
+@st.cache_resource(show_spinner="Opening the database…")
+def open_store(url: str, outbox_path: str) -> Store:
+    store = Store(url, outbox_path=outbox_path)
+    # A server that is away right now does not stop the page: it still predicts, and the store
+    # keeps every record in its outbox until the server is back (the banner says how many).
+    with contextlib.suppress(DatabaseUnavailableError):
+        store.ensure_schema()
+    return store
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def predict_and_show(predictor: Predictor, store: Store, picture: bytes) -> None:
+    """Read the picture, log the prediction, and keep it on screen. Bad input leaves a message."""
+    st.session_state.pop("result", None)
+    try:
+        prediction, record = service.predict_and_log(predictor, store, picture, source="web")
+    except EmptyImageError as error:
+        st.session_state["notice"] = str(error)
+        return
+    except InvalidImageError as error:
+        st.session_state["problem"] = str(error)
+        return
+    st.session_state["result"] = ShownResult(prediction, record.id, record.latency_ms)
+
+
+def submit_label(store: Store, result: ShownResult, label: int) -> None:
+    try:
+        store.set_true_label(result.record_id, label)
+    except DatabaseError as error:
+        st.warning(f"The label was not saved: {error}")
+        return
+    verdict = "the model was right" if label == result.prediction.digit else "the model was wrong"
+    st.success(f"Saved: it is a **{label}**, so {verdict}. Submitting again replaces the label.")
+
+
+# --- page sections ---------------------------------------------------------------------------
+
+
+def input_panel(predictor: Predictor, store: Store) -> None:
+    draw_tab, upload_tab = st.tabs([":material/draw: Draw", ":material/upload_file: Upload"])
+    with draw_tab:
+        drawing = canvas.draw_digit()
+        if st.button("Predict", type="primary", key="predict", icon=":material/auto_awesome:"):
+            if drawing is None:
+                st.session_state.pop("result", None)
+                st.session_state["notice"] = DRAW_FIRST
+            else:
+                predict_and_show(predictor, store, drawing)
+    with upload_tab:
+        upload = st.file_uploader(
+            "A PNG or JPEG of one digit", type=["png", "jpg", "jpeg"], key="upload", help="Dark or light ink."
+        )
+        if st.button("Predict the upload", key="predict_upload", disabled=upload is None):
+            predict_and_show(predictor, store, upload.getvalue())
+
+
+def result_panel(store: Store) -> None:
+    if notice := st.session_state.pop("notice", None):
+        st.info(notice, icon=":material/edit:")
+    if problem := st.session_state.pop("problem", None):
+        st.error(problem, icon=":material/block:")
+    result: ShownResult | None = st.session_state.get("result")
+    if result is None:
+        st.markdown("#### Draw a digit on the black square, then press **Predict**.")
+        st.caption("Mouse, pen or finger. The model was trained on MNIST: one digit, roughly centred.")
+        return
+    prediction = result.prediction
+    digit_col, saw_col = st.columns([1, 1])
+    with digit_col:
+        st.markdown(
+            f'<div class="dk-digit" data-testid="dk-digit" data-record="{result.record_id}">'
+            f"{prediction.digit}</div>",
+            unsafe_allow_html=True,
+        )
+        st.metric("Confidence", views.percent(prediction.confidence))
+        st.metric(
+            "Latency", f"{result.latency_ms:.1f} ms", help="Preprocessing and the model, on the server."
+        )
+    with saw_col:
+        st.image(views.enlarged(prediction.model_input), caption="What the model saw (28×28)", width=224)
+    st.altair_chart(views.probability_chart(prediction.probabilities, prediction.digit), width="stretch")
+    label_form(store, result)
+
+
+def label_form(store: Store, result: ShownResult) -> None:
+    # A form: picking a digit costs no rerun, and the pick travels with the Submit click itself.
+    with st.form(f"label-form-{result.record_id}", border=False):
+        label = st.segmented_control("What was it really?", views.DIGITS, key=f"label-{result.record_id}")
+        submitted = st.form_submit_button("Submit", key="submit_label")
+    if submitted:
+        if label is None:
+            st.warning("Pick the digit you drew first.")
+        else:
+            submit_label(store, result, label)
+
+
+def history_panel(store: Store) -> bool:
+    """The latest predictions; returns False when the database could not be reached."""
+    st.subheader("History")
+    try:
+        records = store.recent(limit=20)
+    except DatabaseUnavailableError:
+        st.info("The history is unavailable while the database is unreachable.")
+        return False
+    except DatabaseError as error:
+        st.error(f"The history cannot be read: {error}")
+        return True
+    if not records:
+        st.caption("No predictions yet.")
+        return True
+    st.dataframe(
+        views.history_frame(records, st.context.timezone),
+        hide_index=True,
+        key="history",
+        column_config={
+            "time": st.column_config.DatetimeColumn("time", format="D MMM, HH:mm:ss"),
+            "saw": st.column_config.ImageColumn("saw", width="small"),
+            "confidence": st.column_config.ProgressColumn(
+                "confidence", format="percent", min_value=0, max_value=1
+            ),
+            "predicted": st.column_config.NumberColumn("predicted", width="small"),
+            "true label": st.column_config.TextColumn("true label", width="small"),
+            "source": st.column_config.TextColumn("source", width="small"),
+        },
+    )
+    return True
+
+
+def stats_panel(store: Store) -> None:
+    st.subheader("Live stats")
+    try:
+        stats = store.stats()
+    except DatabaseUnavailableError:
+        st.info("The stats are unavailable while the database is unreachable.")
+        return
+    except DatabaseError as error:
+        st.error(f"The stats cannot be read: {error}")
+        return
+    total_col, labelled_col, accuracy_col = st.columns(3)
+    total_col.metric("Predictions", stats.total)
+    labelled_col.metric("Labelled", stats.labelled)
+    accuracy_col.metric("Live accuracy", views.percent(stats.accuracy), help="Of the labelled predictions.")
+    if stats.labelled == 0:
+        st.caption("Give true labels to see the accuracy per digit and the confusion matrix.")
+        return
+    per_digit_col, confusion_col = st.columns(2, gap="large")
+    with per_digit_col:
+        st.markdown("**Accuracy per digit**")
+        st.altair_chart(views.per_digit_chart(stats.per_digit), width="stretch")
+    with confusion_col:
+        st.markdown("**Confusion matrix** (labelled predictions)")
+        st.altair_chart(views.confusion_chart(stats.confusion), width="stretch")
+
+
+def model_summary(card: dict[str, Any]) -> None:
+    """One line under the title: which model answers, how good it was on MNIST, and how fresh."""
+    created = card.get("created_at")
+    trained = f"{datetime.fromisoformat(created):%d %b %Y, %H:%M} UTC" if created else "at an unknown time"
+    st.markdown(
+        f"Model `{card.get('version', 'unknown')}` · **{views.percent(card.get('test_accuracy'))}** "
+        f"on the MNIST test set · trained {trained}",
+        help="From the model card shipped with the model.",
+    )
+
+
+def about_panel(card: dict[str, Any], store: Store) -> None:
+    with st.expander("About the model and the log"):
+        if card.get("architecture"):
+            st.markdown(f"**Network** {card['architecture']}; {card.get('parameters', 0):,} parameters.")
+        if card.get("val_accuracy") is not None:
+            st.markdown(f"**Validation accuracy** {views.percent(card['val_accuracy'])}")
+        st.markdown(f"**Predictions are logged to** the {store.where}.")
+
+
+def outbox_banner(store: Store, reachable: bool) -> None:
+    waiting = store.outbox_backlog()
+    if waiting or not reachable:
+        st.warning(
+            f"The database is unreachable: logging paused; {waiting} records waiting. "
+            "Predictions still work, and the records are written as soon as it is back.",
+            icon=":material/pause_circle:",
+        )
+
+
+_STYLE = """
+<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+.dk-digit { font-size: 7.5rem; font-weight: 700; line-height: 1; color: #4f8cff;
+            font-variant-numeric: tabular-nums; margin: 0.2rem 0 0.6rem; }
+</style>
+"""
+
+
+def main() -> None:
+    st.set_page_config(page_title="Digit Knower", page_icon=":material/draw:", layout="wide")
+    st.markdown(_STYLE, unsafe_allow_html=True)
+    st.title(":material/draw: Digit Knower")
+    st.caption("Draw a digit, press Predict, and tell the model when it is wrong.")
+    summary = st.container()  # the model's line, once the model is loaded
+    banner = st.empty()  # filled last, so it counts the records this very run sent to the outbox
+
+    settings = get_settings()
+    try:
+        predictor = load_predictor(str(settings.model_dir))
+    except ModelNotFoundError as error:
+        st.error(f"No model to serve: {error}", icon=":material/error:")
+        st.stop()
+    try:
+        store = open_store(settings.effective_database_url, str(settings.outbox_path))
+    except SchemaOutOfDateError as error:
+        st.error(f"The page cannot log predictions yet: {error}", icon=":material/build:")
+        st.stop()
+    except DatabaseError as error:
+        st.error(f"The database cannot be used: {error}", icon=":material/error:")
+        st.stop()
+    store.register_model(predictor.card)  # once per process: the store remembers what it registered
+    with summary:
+        model_summary(predictor.card)
+
+    left, right = st.columns([1, 1.5], gap="large")
+    with left:
+        input_panel(predictor, store)
+    with right:
+        result_panel(store)
+    st.divider()
+    reachable = history_panel(store)
+    stats_panel(store)
+    about_panel(predictor.card, store)
+    with banner.container():
+        outbox_banner(store, reachable)
+
+
+main()

@@ -1,0 +1,81 @@
+"""`digit-knower serve`: run the Streamlit page through Streamlit's own CLI, in this process."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import socket
+import sys
+from pathlib import Path
+
+PAGE = Path(__file__).with_name("app.py")
+
+# Serving is not developing: no browser to open, no file watcher (it would crawl the
+# installed packages, torch among them, and reload on edits), no usage telemetry, no
+# developer menu and no stack traces in front of users. The dark theme frames the
+# white-on-black canvas.
+_FIXED_OPTIONS = {
+    "server.headless": "true",
+    "server.fileWatcherType": "none",
+    "server.runOnSave": "false",
+    "server.maxUploadSize": "10",
+    "browser.gatherUsageStats": "false",
+    "client.toolbarMode": "minimal",
+    "client.showErrorDetails": "none",
+    "theme.base": "dark",
+    "theme.primaryColor": "#4f8cff",
+}
+
+
+def streamlit_argv(host: str, port: int) -> list[str]:
+    """The `streamlit run ...` arguments that serve the page on host:port."""
+    options = {**_FIXED_OPTIONS, "server.address": host, "server.port": str(port)}
+    argv = ["run", str(PAGE)]
+    for name, value in options.items():
+        argv += [f"--{name}", value]
+    return argv
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why the page could not listen on host:port, in one line; None when it can.
+
+    Checked before Streamlit starts, because Streamlit reports these with a stack trace.
+    """
+    if not 0 < port < 65536:
+        return f"--port {port} is not a TCP port: use 1-65535 (default 8501)."
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror:
+        return (
+            f"--host {host} is not a known address: use 0.0.0.0 (everyone) or 127.0.0.1 (this machine only)."
+        )
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except PermissionError:
+            return f"no permission to listen on port {port}: use a port above 1023, e.g. --port 8501."
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} is already in use: stop the program that uses it, or pick another --port."
+                )
+            return f"cannot listen on {host}:{port}: {error.strerror}."
+    return None
+
+
+def main(args: argparse.Namespace) -> int:
+    problem = listen_problem(args.host, args.port)
+    if problem:
+        print(f"digit-knower serve: {problem}", file=sys.stderr)
+        return 2
+    from streamlit.web import cli as streamlit_cli
+
+    print(f"Digit Knower: serving the page on http://{args.host}:{args.port} (Ctrl+C stops it)")
+    # standalone_mode=False: return here when the server stops instead of sys.exit inside click.
+    streamlit_cli.main(
+        args=streamlit_argv(args.host, args.port), prog_name="streamlit", standalone_mode=False
+    )
+    return 0

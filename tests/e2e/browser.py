@@ -1,0 +1,246 @@
+"""Drive the real page: start `digit-knower serve`, open it in Debian's Chromium, draw with the mouse.
+
+Shared by the end-to-end tests and bench/web_predict_latency.py, so the figure the bench prints
+is measured exactly the way the test exercises the page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+# Playwright's own browser download does not work here; Debian's chromium does, with these flags.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STARTUP_SECONDS = 90
+RESULT_TIMEOUT_MS = 30_000
+
+Point = tuple[float, float]
+
+
+def digit_knower_command() -> str:
+    """The installed console script, next to this interpreter (the venv's), else on PATH."""
+    beside = Path(sys.executable).with_name("digit-knower")
+    found = str(beside) if beside.exists() else shutil.which("digit-knower")
+    if found is None:
+        raise RuntimeError("The `digit-knower` console script is not installed: pip install -e .")
+    return found
+
+
+def free_port() -> int:
+    from tests.postgres_server import free_port as pick
+
+    return pick()
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def _wait_until_healthy(server: Server) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"`digit-knower serve` exited with {server.process.returncode}:\n{server.log_text()}"
+            )
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response,
+        ):
+            if response.read().strip() == b"ok":
+                return
+        time.sleep(0.25)
+    raise RuntimeError(
+        f"`digit-knower serve` was not healthy after {STARTUP_SECONDS} s:\n{server.log_text()}"
+    )
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], log: Path) -> Iterator[Server]:
+    """Run `digit-knower serve` on a free port; always stop it, whatever happens inside."""
+    port = free_port()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [digit_knower_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    try:
+        _wait_until_healthy(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# --- strokes, in canvas pixels (0..280), as a person would draw them --------------------------
+
+
+def stroke_one() -> list[list[Point]]:
+    return [[(140, 45 + 10 * i) for i in range(20)]]
+
+
+def stroke_zero() -> list[list[Point]]:
+    steps = 40
+    return [
+        [
+            (140 + 55 * math.sin(2 * math.pi * i / steps), 140 - 90 * math.cos(2 * math.pi * i / steps))
+            for i in range(steps + 1)
+        ]
+    ]
+
+
+def stroke_seven() -> list[list[Point]]:
+    top = [(75 + 13 * i, 60) for i in range(11)]
+    down = [(205 - 8.5 * i, 60 + 17.5 * i) for i in range(1, 11)]
+    return [top + down]
+
+
+STROKES = {1: stroke_one, 0: stroke_zero, 7: stroke_seven}
+
+
+class DigitPage:
+    """The page as a person uses it: draw, predict, read the answer, give the true label."""
+
+    def __init__(self, page: Page, url: str) -> None:
+        self.page = page
+        page.goto(url)
+        self.canvas = page.get_by_test_id("dk-canvas")
+        self.canvas.wait_for(timeout=RESULT_TIMEOUT_MS)
+        self.wait_until_idle()  # the layout settles before any stroke
+
+    def clear(self) -> None:
+        self.page.get_by_test_id("dk-clear").click()
+        self.wait_until_idle()
+
+    def draw(self, strokes: list[list[Point]]) -> None:
+        box = self.canvas.bounding_box()
+        assert box is not None, "the canvas is not visible"
+        scale = box["width"] / 280
+        mouse = self.page.mouse
+        for stroke in strokes:
+            x, y = stroke[0]
+            mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+            mouse.down()
+            for x, y in stroke[1:]:
+                mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=2)
+            mouse.up()
+
+    def draw_with(self, pointer: str, strokes: list[list[Point]]) -> None:
+        """Draw with a finger ("touch") or a stylus ("pen") through Chromium's input pipeline.
+
+        DevTools input events go through the same path as a real touch screen or tablet, so the
+        page receives genuine pointer events of that type (and a finger could scroll the page
+        instead of drawing, were `touch-action: none` missing).
+        """
+        box = self.canvas.bounding_box()
+        assert box is not None, "the canvas is not visible"
+        scale = box["width"] / 280
+        cdp = self.page.context.new_cdp_session(self.page)
+        for stroke in strokes:
+            points = [{"x": box["x"] + x * scale, "y": box["y"] + y * scale} for x, y in stroke]
+            if pointer == "touch":
+                cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [points[0]]})
+                for point in points[1:]:
+                    cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+                cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+                continue
+            pen = {"pointerType": "pen", "button": "left", "clickCount": 1, "force": 0.5}
+            cdp.send("Input.dispatchMouseEvent", {"type": "mousePressed", **points[0], **pen})
+            for point in points[1:]:
+                cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", **point, **pen, "buttons": 1})
+            cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", **points[-1], **pen})
+        cdp.detach()
+
+    def _shown(self) -> Locator:
+        return self.page.get_by_test_id("dk-digit")
+
+    def predict(self, button: str = "predict") -> tuple[int, float]:
+        """Press Predict; return the digit shown and the seconds from the click to a new result."""
+        before = self._shown().get_attribute("data-record") if self._shown().count() else None
+        self.page.locator(f".st-key-{button} button").click()
+        started = time.perf_counter()
+        self.page.wait_for_function(
+            """(before) => {
+                 const el = document.querySelector('[data-testid="dk-digit"]');
+                 return el !== null && el.dataset.record !== before;
+               }""",
+            arg=before,
+            timeout=RESULT_TIMEOUT_MS,
+        )
+        seconds = time.perf_counter() - started
+        self.wait_until_idle()  # the rest of the run (history, stats) replaces any stale elements
+        return int(self._shown().inner_text().strip()), seconds
+
+    def wait_until_idle(self) -> None:
+        self.page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+            timeout=RESULT_TIMEOUT_MS
+        )
+
+    def shown_record_id(self) -> str:
+        record = self._shown().get_attribute("data-record")
+        assert record, "the result carries no record id"
+        return record
+
+    def submit_label(self, label: int) -> str:
+        """Pick the true label, press Submit, and return the confirmation text."""
+        picker = self.page.locator("[class*='st-key-label-']")
+        picker.get_by_role("radio", name=str(label), exact=True).click()
+        self.page.locator(".st-key-submit_label button").click()
+        confirmation = self.page.get_by_test_id("stAlertContentSuccess").filter(has_text=f"it is a {label},")
+        try:
+            confirmation.wait_for(timeout=RESULT_TIMEOUT_MS)
+        except Exception:
+            self.page.screenshot(path=str(ARTIFACTS / "e2e-label-failure.png"), full_page=True)
+            raise
+        return confirmation.inner_text()
+
+
+def upload(page: Page, name: str, data: bytes, mime: str) -> None:
+    """Choose a file in the Upload tab, as a person would with the file dialog.
+
+    Returns once Python holds the file: the page enables its Predict button only then.
+    """
+    page.get_by_role("tab", name="Upload").click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": name, "mimeType": mime, "buffer": data}]
+    )
+    expect(page.locator(".st-key-predict_upload button")).to_be_enabled(timeout=RESULT_TIMEOUT_MS)

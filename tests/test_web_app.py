@@ -1,0 +1,296 @@
+"""The web page, run headless with Streamlit's AppTest against the real predictor and a real database.
+
+The canvas lives in the browser, so these tests put a drawing where the browser would: into
+session state under the canvas component's key, as the PNG data URL the component sends.
+The real browser path is covered by tests/e2e.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from digit_knower import InvalidImageError, Predictor
+from digit_knower.settings import get_settings
+from digit_knower.store import Store
+from digit_knower.web import canvas, views
+from tests.e2e.browser import digit_knower_command
+from tests.postgres_server import PostgresServer, free_port
+
+APP = Path(__file__).resolve().parents[1] / "src" / "digit_knower" / "web" / "app.py"
+
+
+def drawing(paint: Callable[[ImageDraw.ImageDraw], None] | None = None) -> bytes:
+    """A 280x280 canvas PNG, white ink on black, exactly as the browser component sends it."""
+    picture = Image.new("L", (canvas.SIZE, canvas.SIZE), 0)
+    if paint is not None:
+        paint(ImageDraw.Draw(picture))
+    buffer = io.BytesIO()
+    picture.convert("RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def one(draw: ImageDraw.ImageDraw) -> None:
+    draw.line([(140, 45), (140, 235)], fill=255, width=canvas.DEFAULT_STROKE)
+
+
+def seven(draw: ImageDraw.ImageDraw) -> None:
+    draw.line([(75, 60), (205, 60), (120, 235)], fill=255, width=canvas.DEFAULT_STROKE, joint="curve")
+
+
+@pytest.fixture
+def page(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The page on a fresh, migrated database (SQLite, then PostgreSQL), after its first run."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    Store(database_url, outbox_path=tmp_path / "migrate-outbox.sqlite3").upgrade()
+    return AppTest.from_file(str(APP), default_timeout=60).run()
+
+
+@pytest.fixture
+def store(page: AppTest) -> Store:
+    settings = get_settings()
+    return Store(settings.effective_database_url, outbox_path=settings.outbox_path)
+
+
+def draw_and_predict(page: AppTest, png: bytes | None) -> AppTest:
+    page.session_state[canvas.KEY] = {"image": None if png is None else canvas.png_data_url(png)}
+    return page.button(key="predict").click().run()
+
+
+def shown_digits(page: AppTest) -> list[int]:
+    """The big digits of the result panel (there is one after a successful Predict)."""
+    return [int(d) for m in page.markdown for d in re.findall(r'data-testid="dk-digit"[^>]*>(\d)<', m.value)]
+
+
+def shown_digit(page: AppTest) -> int:
+    [digit] = shown_digits(page)
+    return digit
+
+
+def test_page_starts_with_an_invitation_and_the_model_card(page: AppTest) -> None:
+    assert not page.exception
+    assert any("press **Predict**" in m.value for m in page.markdown)
+    card = Predictor.load().card
+    [summary] = [m.value for m in page.markdown if m.value.startswith("Model `")]
+    assert f"`{card['version']}`" in summary
+    assert f"**{card['test_accuracy']:.1%}** on the MNIST test set" in summary
+
+
+def test_predict_on_an_untouched_canvas_asks_for_a_drawing_and_logs_nothing(
+    page: AppTest, store: Store
+) -> None:
+    draw_and_predict(page, None)
+    assert [i.value for i in page.info] == ["Draw a digit first: the canvas is still empty."]
+    assert store.recent() == []
+
+
+def test_predict_on_a_cleared_black_canvas_gives_the_cores_message_and_logs_nothing(
+    page: AppTest, store: Store
+) -> None:
+    draw_and_predict(page, drawing())
+    assert len(page.info) == 1
+    assert "draw" in page.info[0].value.lower() or "blank" in page.info[0].value.lower()
+    assert not shown_digits(page)
+    assert store.recent() == []
+
+
+def test_a_drawn_one_is_read_shown_and_logged(page: AppTest, store: Store) -> None:
+    draw_and_predict(page, drawing(one))
+    assert not page.exception
+    assert shown_digit(page) == 1
+    [confidence, latency] = page.metric[:2]
+    assert confidence.label == "Confidence" and confidence.value.endswith("%")
+    assert latency.label == "Latency" and latency.value.endswith(" ms")
+    [record] = store.recent()
+    assert (record.digit, record.source, record.true_label) == (1, "web", None)
+    assert record.model_version == get_model_version(page)
+
+
+def get_model_version(page: AppTest) -> str:
+    [summary] = [m.value for m in page.markdown if m.value.startswith("Model `")]
+    return summary.split("`")[1]
+
+
+def test_a_submitted_label_updates_the_row_and_submitting_again_replaces_it(
+    page: AppTest, store: Store
+) -> None:
+    draw_and_predict(page, drawing(seven))
+    [record] = store.recent()
+
+    page.segmented_control[0].set_value(7)
+    page.button(key="submit_label").click().run()
+    assert "it is a **7**" in page.success[0].value
+    assert store.get(record.id).true_label == 7
+
+    page.segmented_control[0].set_value(1)
+    page.button(key="submit_label").click().run()
+    assert "it is a **1**" in page.success[0].value
+    assert store.get(record.id).true_label == 1
+    assert len(store.recent()) == 1
+
+
+def test_submit_without_a_picked_label_asks_for_one(page: AppTest, store: Store) -> None:
+    draw_and_predict(page, drawing(one))
+    page.button(key="submit_label").click().run()
+    assert page.warning[0].value == "Pick the digit you drew first."
+    assert store.recent()[0].true_label is None
+
+
+def test_history_and_stats_show_the_new_row_at_once(page: AppTest) -> None:
+    draw_and_predict(page, drawing(one))
+    history = page.dataframe[0].value
+    assert len(history) == 1
+    assert history.loc[0, "predicted"] == 1
+    assert history.loc[0, "correct"] == ""
+
+    page.segmented_control[0].set_value(1)
+    page.button(key="submit_label").click().run()
+    history = page.dataframe[0].value
+    assert history.loc[0, "true label"] == "1"
+    assert history.loc[0, "correct"] == "✓ right"
+    metrics = {m.label: m.value for m in page.metric}
+    assert (metrics["Predictions"], metrics["Labelled"], metrics["Live accuracy"]) == ("1", "1", "100.0%")
+
+
+def test_an_uploaded_png_is_read_and_logged(page: AppTest, store: Store) -> None:
+    page.file_uploader(key="upload").set_value(("one.png", drawing(one), "image/png"))
+    page.run()
+    page.button(key="predict_upload").click().run()
+    assert shown_digit(page) == 1
+    assert [r.digit for r in store.recent()] == [1]
+
+
+def test_a_broken_upload_gets_the_cores_clear_message_and_logs_nothing(page: AppTest, store: Store) -> None:
+    page.file_uploader(key="upload").set_value(("digit.png", b"this is not a picture", "image/png"))
+    page.run()
+    page.button(key="predict_upload").click().run()
+    assert not page.exception
+    with pytest.raises(InvalidImageError) as core:
+        Predictor.load().predict(b"this is not a picture")
+    assert [e.value for e in page.error] == [str(core.value)]
+    assert store.recent() == []
+
+
+@pytest.mark.postgres
+def test_a_postgres_database_without_the_schema_says_to_run_db_upgrade(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres.create_database())  # fresh: never migrated
+    get_settings.cache_clear()
+    page = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not page.exception
+    [error] = page.error
+    assert "digit-knower db upgrade" in error.value
+    assert not page.button  # no Predict on a page that could not log
+
+
+def test_with_the_database_down_the_page_still_predicts_and_shows_the_waiting_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing listens on this port: every connection is refused, as when the server is down.
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://dk@127.0.0.1:{free_port()}/dk")
+    get_settings.cache_clear()
+    page = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not page.exception
+    waiting_at_start = records_waiting(page)  # the model card waits too
+
+    draw_and_predict(page, drawing(one))
+    assert shown_digit(page) == 1
+    assert records_waiting(page) == waiting_at_start + 1
+    assert any("history is unavailable" in i.value for i in page.info)
+
+
+def records_waiting(page: AppTest) -> int:
+    [count] = [
+        int(n) for w in page.warning for n in re.findall(r"logging paused; (\d+) records waiting", w.value)
+    ]
+    return count
+
+
+def test_the_model_input_is_enlarged_with_hard_pixels() -> None:
+    model_input = np.zeros((28, 28), dtype=np.uint8)
+    model_input[3, 5] = 255
+    big = np.asarray(views.enlarged(model_input, scale=8))
+    assert big.shape == (224, 224)
+    assert (big[24:32, 40:48] == 255).all()  # the one white pixel is a solid 8x8 block...
+    assert big.sum() == 255 * 64  # ...with no smoothing around it
+
+
+def test_a_drawing_that_is_not_a_png_data_url_gets_a_clear_message() -> None:
+    assert canvas.png_from_data_url(None) is None
+    assert canvas.png_from_data_url(canvas.png_data_url(b"\x89PNG")) == b"\x89PNG"
+    with pytest.raises(InvalidImageError, match="Press Clear and draw again"):
+        canvas.png_from_data_url("data:image/gif;base64,R0lGOD")
+    with pytest.raises(InvalidImageError, match="Press Clear and draw again"):
+        canvas.png_from_data_url("data:image/png;base64,not base64!")
+
+
+@pytest.mark.postgres
+def test_a_real_outage_pauses_logging_and_loses_no_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = PostgresServer()  # our own, so the shared server stays up for the other tests
+    try:
+        server.start()
+        url = server.create_database()
+        Store(url, outbox_path=server.root / "migrate-outbox.sqlite3").upgrade()
+        monkeypatch.setenv("DATABASE_URL", url)
+        get_settings.cache_clear()
+        page = AppTest.from_file(str(APP), default_timeout=60).run()
+        draw_and_predict(page, drawing(one))
+        assert not [w for w in page.warning if "logging paused" in w.value]
+
+        server.stop()
+        draw_and_predict(page, drawing(seven))
+        assert shown_digit(page) == 7  # the page keeps predicting
+        assert records_waiting(page) >= 1
+        page.segmented_control[0].set_value(7)
+        page.button(key="submit_label").click().run()
+        assert "it is a **7**" in page.success[0].value  # kept in the outbox with the prediction
+
+        server.start()
+        for _ in range(60):  # the store retries after a back-off of up to 10 s
+            if not [w for w in page.warning if "logging paused" in w.value]:
+                break
+            time.sleep(0.5)
+            page.run()
+        assert not [w for w in page.warning if "logging paused" in w.value]
+        rows = Store(url, outbox_path=server.root / "check-outbox.sqlite3").recent()
+        assert [(r.digit, r.true_label) for r in rows] == [(7, 7), (1, None)]
+    finally:
+        server.destroy()
+
+
+def test_serve_refuses_a_port_in_use_with_one_clear_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [digit_knower_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+        )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"digit-knower serve: port {port} is already in use: "
+        "stop the program that uses it, or pick another --port.\n"
+    )
+
+
+def test_serve_refuses_a_port_out_of_range() -> None:
+    done = subprocess.run(
+        [digit_knower_command(), "serve", "--port", "70000"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "--port 70000 is not a TCP port" in done.stderr
+    assert "Traceback" not in done.stderr
