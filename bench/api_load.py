@@ -1,0 +1,320 @@
+"""Load benchmark of the REST API: POST a 280x280 PNG drawing, against a real PostgreSQL.
+
+Starts a throwaway PostgreSQL server, migrates it with `digit-knower db upgrade`, starts
+`digit-knower api` on 127.0.0.1, and drives it with wrk (`apt-get install wrk`: a C client,
+far lighter on a 2-core machine than a Python one). Prints requests/s and the p50/p99 latency,
+then checks that the database holds exactly as many predictions as there were 201 responses.
+
+    .venv/bin/python bench/api_load.py --workers 1 --connections 8 --duration 15 --rounds 3
+
+To count the 201s exactly, wrk stops sending new predictions at the end of --duration and
+waits (--drain seconds) for the ones in flight; only then does it close its connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.api_helpers import drawn_one  # noqa: E402
+from tests.postgres_server import PostgresServer, free_port  # noqa: E402
+
+BOUNDARY = "dkbenchboundary7d3a"
+
+# wrk runs this in each of its threads. After `deadline` it stops sending (a huge delay), so
+# every prediction it sent gets its answer before wrk closes the connections.
+WRK_SCRIPT = """
+local body = "%(body)s"
+local deadline = os.time() + %(duration)d
+created, other = 0, 0  -- globals: done() reads them with thread:get()
+local threads = {}
+wrk.method = "POST"
+wrk.body = body
+wrk.headers["Content-Type"] = "%(content_type)s"
+
+function setup(thread) table.insert(threads, thread) end
+function delay() if os.time() >= deadline then return 3600000 end return 0 end
+function response(status, headers, body)
+  if status == 201 then created = created + 1 else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local c, o = 0, 0
+  for _, t in ipairs(threads) do c = c + t:get("created"); o = o + t:get("other") end
+  io.write(string.format("RESULT created=%%d other=%%d p50_us=%%d p90_us=%%d p99_us=%%d max_us=%%d\\n",
+    c, o, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+def lua_bytes(data: bytes) -> str:
+    # Decimal escapes: a Lua long string would turn the PNG's CR LF bytes into LF.
+    return "".join(f"\\{b}" for b in data)
+
+
+def request_body(kind: str) -> tuple[bytes, str]:
+    png = drawn_one()
+    if kind == "json":
+        import base64
+
+        return json.dumps({"image": base64.b64encode(png).decode()}).encode(), "application/json"
+    body = (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="digit.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def start_api(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+    cli = str(REPO_ROOT / ".venv" / "bin" / "digit-knower")
+    cmd = [cli, "api", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    api = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for _ in range(300):
+        if api.poll() is not None:
+            raise SystemExit(f"digit-knower api exited: {api.stderr.read() if api.stderr else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return api
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    api.terminate()
+    raise SystemExit("digit-knower api did not become ready within 30 s")
+
+
+def serving_stack(api_pid: int) -> str:
+    """Which event loop and HTTP parser the serving processes loaded: uvicorn picks uvloop and
+    httptools when they are installed (uvicorn[standard]) and falls back to pure Python silently."""
+    pids = [api_pid, *(int(p) for p in _children(api_pid))]
+    maps = "".join(_read(Path(f"/proc/{pid}/maps")) for pid in pids)
+    loop = "uvloop" if "/uvloop/" in maps else "asyncio (no uvloop!)"
+    http = "httptools" if "/httptools/" in maps else "h11 (no httptools!)"
+    return f"{loop}, {http}"
+
+
+def _children(pid: int) -> list[str]:
+    return _read(Path(f"/proc/{pid}/task/{pid}/children")).split()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def check_one_request(port: int, body: bytes, content_type: str) -> None:
+    r = httpx.post(
+        f"http://127.0.0.1:{port}/v1/predictions", content=body, headers={"content-type": content_type}
+    )
+    if r.status_code != 201 or r.json()["digit"] != 1:
+        raise SystemExit(f"the API did not read the bench drawing as a 1: {r.status_code} {r.text}")
+
+
+def run_wrk(
+    port: int, args: argparse.Namespace, body: bytes, content_type: str, workdir: Path
+) -> dict[str, int]:
+    script = workdir / "post.lua"
+    script.write_text(
+        WRK_SCRIPT % {"body": lua_bytes(body), "duration": args.duration, "content_type": content_type}
+    )
+    cmd = [
+        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration + args.drain}s",
+        "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}/v1/predictions",
+    ]  # fmt: skip
+    print("$", " ".join(cmd), flush=True)
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"wrk failed ({run.returncode}): {run.stderr or run.stdout}")
+    out = run.stdout
+    match = re.search(r"RESULT (.*)", out)
+    if not match:
+        raise SystemExit(f"wrk printed no result:\n{out}")
+    errors = re.search(r"Socket errors: .*", out)
+    if errors:
+        print("  wrk", errors.group(0))
+    return {k: int(v) for k, v in (pair.split("=") for pair in match.group(1).split())}
+
+
+def process_tree_cpu_s(root: int) -> float:
+    """User + system CPU seconds used so far by `root` and its children (uvicorn workers, or the
+    PostgreSQL backends), read from /proc. Unlike wall-clock rates, this barely depends on how
+    busy the other engineers keep the machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if root in (pid, ppid):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def postmaster_pid(server: PostgresServer) -> int:
+    return int((server.datadir / "postmaster.pid").read_text().split()[0])
+
+
+def count_rows(server: PostgresServer, database: str) -> int:
+    dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname={database}"
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT count(*) FROM predictions").fetchone()[0]
+
+
+@dataclass
+class Round:
+    created: int
+    other: int
+    rows: int
+    backlog: int
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    cpu_ms: tuple[float, float, float]  # per 201: the API, PostgreSQL, wrk
+
+    @property
+    def exact(self) -> bool:
+        return self.rows == self.created and self.other == 0 and self.backlog == 0
+
+    def describe(self) -> str:
+        api, pg, wrk = self.cpu_ms
+        return (
+            f"{self.rps:.0f} requests/s, p50 {self.p50_ms:.1f} ms, p90 {self.p90_ms:.1f} ms, "
+            f"p99 {self.p99_ms:.1f} ms, max {self.max_ms:.1f} ms | 201s {self.created}, others {self.other}, "
+            f"new rows {self.rows}, outbox {self.backlog}: {'exact' if self.exact else 'MISMATCH'} | "
+            f"CPU per request: API {api:.2f} ms, PostgreSQL {pg:.2f} ms, wrk {wrk:.2f} ms"
+        )
+
+
+@dataclass
+class Target:
+    """The running API and its database."""
+
+    port: int
+    api_pid: int
+    server: PostgresServer
+    database: str
+    body: bytes
+    content_type: str
+    work: Path
+
+
+def one_round(args: argparse.Namespace, t: Target) -> Round:
+    rows_before = count_rows(t.server, t.database)
+    pg_pid = postmaster_pid(t.server)
+    cpu_before = process_tree_cpu_s(t.api_pid), process_tree_cpu_s(pg_pid), _children_cpu_s()
+    result = run_wrk(t.port, args, t.body, t.content_type, t.work)
+    cpu_after = process_tree_cpu_s(t.api_pid), process_tree_cpu_s(pg_pid), _children_cpu_s()
+    created = max(result["created"], 1)
+    return Round(
+        created=result["created"],
+        other=result["other"],
+        rows=count_rows(t.server, t.database) - rows_before,
+        backlog=httpx.get(f"http://127.0.0.1:{t.port}/readyz").json()["outbox_backlog"],
+        rps=result["created"] / args.duration,
+        p50_ms=result["p50_us"] / 1000,
+        p90_ms=result["p90_us"] / 1000,
+        p99_ms=result["p99_us"] / 1000,
+        max_ms=result["max_us"] / 1000,
+        cpu_ms=tuple(1000 * (a - b) / created for b, a in zip(cpu_before, cpu_after, strict=True)),
+    )
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of the finished child processes (wrk)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench(args: argparse.Namespace) -> list[Round]:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk not found: apt-get install wrk")
+    body, content_type = request_body(args.body)
+    server = PostgresServer()
+    server.start()
+    work = Path(tempfile.mkdtemp(prefix="dk-bench-"))
+    api = None
+    try:
+        url = server.create_database()
+        env = {**os.environ, "DATABASE_URL": url, "DIGIT_KNOWER_STATE_DIR": str(work / "state")}
+        env.pop("DIGIT_KNOWER_API_KEY", None)
+        subprocess.run([str(REPO_ROOT / ".venv/bin/digit-knower"), "db", "upgrade"], env=env, check=True)
+        port = free_port()
+        api = start_api(env, port, args.workers)
+        check_one_request(port, body, content_type)
+        print(
+            f"workers={args.workers} body={args.body} ({len(body)} B) connections={args.connections} "
+            f"serving with {serving_stack(api.pid)}"
+        )
+        target = Target(port, api.pid, server, url.rsplit("/", 1)[1], body, content_type, work)
+        rounds = []
+        for i in range(args.rounds):
+            rounds.append(one_round(args, target))
+            print(f"  round {i + 1}: {rounds[-1].describe()}", flush=True)
+        return rounds
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait(timeout=30)
+        server.destroy()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def summarize(rounds: list[Round]) -> bool:
+    rps = statistics.median(r.rps for r in rounds)
+    p50 = statistics.median(r.p50_ms for r in rounds)
+    p99 = statistics.median(r.p99_ms for r in rounds)
+    api_cpu = statistics.median(r.cpu_ms[0] for r in rounds)
+    exact = all(r.exact for r in rounds)
+    print(f"median of {len(rounds)} rounds: {rps:.0f} requests/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"API CPU per request {api_cpu:.2f} ms: "
+        f"at that cost one core serves at most about {1000 / api_cpu:.0f} requests/s per worker"
+    )
+    print("rows in PostgreSQL == 201 responses in every round:", "yes" if exact else "NO")
+    print(f"target >= 800 requests/s with p99 <= 50 ms: {'met' if rps >= 800 and p99 <= 50 else 'NOT met'}")
+    return exact
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--duration", type=int, default=15, help="seconds of sending predictions, per round")
+    parser.add_argument("--drain", type=int, default=3, help="seconds to wait for the last answers")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds against the same server; the median is quoted"
+    )
+    parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--body", choices=["multipart", "json"], default="multipart", help="upload form")
+    return 0 if summarize(bench(parser.parse_args())) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The FastAPI application: one model and one store per process, created in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from digit_knower import Predictor
+from digit_knower.api.errors import Problem, install_error_handlers
+from digit_knower.api.limits import BodySizeLimitMiddleware
+from digit_knower.api.routes import probes, v1
+from digit_knower.api.service import Services
+from digit_knower.settings import get_settings
+from digit_knower.store import DatabaseUnavailableError, Store
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Draw a digit, and the machine reads it: the same model and the same prediction log as the web page.
+
+Send a picture of one digit to `POST /v1/predictions` (a PNG/JPEG file, base64, or 28x28 pixels),
+then tell us the true digit with `PUT /v1/predictions/{id}/label`. Every error is an RFC 9457
+problem document (`application/problem+json`).
+"""
+
+
+def build_services() -> Services:
+    """Load the model and open the store; a database that is down does not stop the API.
+
+    Raises SchemaOutOfDateError when PostgreSQL needs `digit-knower db upgrade` (serving would
+    write rows the schema cannot hold), and DatabaseConfigError for a wrong DATABASE_URL (it will
+    not fix itself): both are one line for the operator.
+    """
+    settings = get_settings()
+    services = Services(predictor=Predictor.load(settings.model_dir), store=Store.from_settings(settings))
+    try:
+        services.store.ensure_schema()
+    except DatabaseUnavailableError as exc:
+        logger.warning("database unreachable at start-up; predictions go to the outbox: %s", exc)
+    # Queued in the outbox too while the database is away, ahead of the predictions that cite it.
+    services.store.register_model(services.predictor.card)
+    return services
+
+
+def create_app(services: Services | None = None) -> FastAPI:
+    """The API. Pass `services` to share one model and store (tests); otherwise the lifespan builds them."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        app.state.services = build_services()
+        try:
+            yield
+        finally:
+            app.state.services.store.close()
+
+    app = FastAPI(
+        title="Digit Knower",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimitMiddleware)
+    install_error_handlers(app)
+    app.include_router(v1)
+    app.include_router(probes)
+    _add_problem_schema(app)
+    return app
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    """Put the Problem schema (and the JSON body forms of POST /v1/predictions) in components."""
+    from digit_knower.api.schemas import ImageRequest, PixelsRequest
+
+    original = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Problem, ImageRequest, PixelsRequest):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,124 @@
+"""The endpoints. Each one is a few lines: parsing is in deps, work is in the core and the store."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from digit_knower.api.deps import (
+    PREDICTION_BODY_OPENAPI,
+    get_services,
+    image_input,
+    require_api_key,
+)
+from digit_knower.api.errors import problem_responses
+from digit_knower.api.schemas import (
+    Health,
+    LabelRequest,
+    PredictionCreated,
+    PredictionOut,
+    PredictionPage,
+    Readiness,
+)
+from digit_knower.api.service import ImageInput, Services
+from digit_knower.store import Stats
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+# Every /v1 route may meet a wrong API key, an oversized body or a missing database.
+v1 = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(require_api_key)],
+    responses=problem_responses(401, 413, 503),
+)
+probes = APIRouter(tags=["probes"])
+
+
+@v1.post(
+    "/predictions",
+    status_code=201,
+    tags=["predictions"],
+    summary="Read the digit in a picture",
+    openapi_extra=PREDICTION_BODY_OPENAPI,
+    responses=problem_responses(400, 415, 422),
+)
+async def create_prediction(
+    services: ServicesDep, image: Annotated[ImageInput, Depends(image_input)]
+) -> PredictionCreated:
+    # Decoding and the model are CPU-bound: a worker thread keeps the event loop free.
+    record = await run_in_threadpool(services.predict_and_log, image)
+    return PredictionCreated.model_validate(record, from_attributes=True)
+
+
+@v1.put(
+    "/predictions/{prediction_id}/label",
+    tags=["predictions"],
+    summary="Say which digit a prediction really showed",
+    responses=problem_responses(404, 422),
+)
+def set_label(prediction_id: uuid.UUID, body: LabelRequest, services: ServicesDep) -> PredictionOut:
+    record = services.store.set_true_label(prediction_id, body.label)
+    return PredictionOut.model_validate(record, from_attributes=True)
+
+
+@v1.get(
+    "/predictions",
+    tags=["predictions"],
+    summary="List logged predictions, newest first",
+    responses=problem_responses(422),
+)
+def list_predictions(
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="How many to return.")] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000, description="How many newest to skip.")] = 0,
+    labelled: Annotated[
+        bool | None, Query(description="true: only labelled ones; false: only unlabelled; unset: all.")
+    ] = None,
+) -> PredictionPage:
+    records = services.store.recent(limit=limit, offset=offset, labelled=labelled)
+    items = [PredictionOut.model_validate(r, from_attributes=True) for r in records]
+    return PredictionPage(items=items, limit=limit, offset=offset)
+
+
+@v1.get(
+    "/predictions/{prediction_id}",
+    tags=["predictions"],
+    summary="One logged prediction",
+    responses=problem_responses(404, 422),
+)
+def get_prediction(prediction_id: uuid.UUID, services: ServicesDep) -> PredictionOut:
+    return PredictionOut.model_validate(services.store.get(prediction_id), from_attributes=True)
+
+
+@v1.get("/stats", tags=["monitoring"], summary="Accuracy on labelled predictions, per model and digit")
+def stats(services: ServicesDep) -> Stats:
+    return services.store.stats()
+
+
+@v1.get("/model", tags=["monitoring"], summary="The served model's card")
+def model_card(services: ServicesDep) -> dict[str, Any]:
+    return services.card
+
+
+@probes.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@probes.get(
+    "/readyz",
+    summary="Readiness: model loaded, database reachable, outbox backlog",
+    responses={
+        **problem_responses(401),
+        503: {"model": Readiness, "description": "Not ready (e.g. the database is down)."},
+    },
+    dependencies=[Depends(require_api_key)],
+)
+def readyz(services: ServicesDep, response: Response) -> Readiness:
+    readiness = Readiness(**services.readiness())
+    if not readiness.ready:
+        response.status_code = 503
+    return readiness

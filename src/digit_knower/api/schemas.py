@@ -1,0 +1,112 @@
+"""The request and response bodies of the REST API, as they appear in the OpenAPI document."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Pixel = Annotated[int, Field(strict=True, ge=0, le=255)]
+PixelRow = Annotated[list[Pixel], Field(min_length=28, max_length=28)]
+
+
+class ImageRequest(BaseModel):
+    """A PNG or JPEG picture of one digit, base64-encoded (a `data:` URL prefix is allowed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field(
+        description="Base64 of the PNG or JPEG bytes, e.g. a canvas' toDataURL() output.",
+        json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/png"},
+    )
+
+    def image_bytes(self) -> bytes:
+        """The decoded picture; a ValueError (shown as 422) when it is not base64."""
+        text = self.image
+        if text.startswith("data:") and "," in text:
+            text = text.split(",", 1)[1]
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(
+                f"'image' is not valid base64 ({exc}); send base64 of PNG or JPEG bytes"
+            ) from exc
+
+
+class PixelsRequest(BaseModel):
+    """The 28x28 grey levels of a digit, row by row, 0-255 (either ink colour works)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pixels: Annotated[list[PixelRow], Field(min_length=28, max_length=28)] = Field(
+        description="28 rows of 28 integers from 0 to 255."
+    )
+
+
+class LabelRequest(BaseModel):
+    """The digit the drawing really shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: int = Field(strict=True, ge=0, le=9, description="The true digit, 0-9.")
+
+
+class PredictionCreated(BaseModel):
+    """What the model read, and the id to label it by later."""
+
+    id: uuid.UUID
+    digit: int = Field(ge=0, le=9)
+    confidence: float = Field(ge=0, le=1, description="The probability of `digit`.")
+    probabilities: list[float] = Field(min_length=10, max_length=10, description="One per digit 0-9.")
+    model_version: str
+    latency_ms: float = Field(ge=0, description="Time to decode, preprocess and run the model.")
+
+
+class PredictionOut(BaseModel):
+    """A logged prediction, with its true label once someone has given it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    created_at: datetime
+    source: str = Field(description="Which front end made it: 'web' or 'api'.")
+    model_version: str
+    digit: int
+    confidence: float
+    probabilities: list[float]
+    model_input: str = Field(
+        description="Base64 of the 784 bytes (28x28, row by row, white ink on black) the model saw.",
+        json_schema_extra={"contentEncoding": "base64"},
+    )
+    latency_ms: float
+    true_label: int | None
+    labelled_at: datetime | None
+
+    @field_validator("model_input", mode="before")
+    @classmethod
+    def _base64(cls, value: Any) -> Any:
+        if isinstance(value, bytes | bytearray | memoryview):
+            return base64.b64encode(bytes(value)).decode("ascii")
+        return value
+
+
+class PredictionPage(BaseModel):
+    items: list[PredictionOut] = Field(description="Newest first.")
+    limit: int
+    offset: int
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Readiness(BaseModel):
+    ready: bool
+    model_loaded: bool
+    model_version: str | None
+    database_reachable: bool
+    outbox_backlog: int = Field(description="Predictions waiting in the local outbox for the database.")

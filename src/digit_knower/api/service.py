@@ -1,0 +1,40 @@
+"""The one model and the one store of an API process, and what the routes ask of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from digit_knower import Predictor
+from digit_knower.service import predict_and_log
+from digit_knower.store import PredictionRecord, Store
+
+# A decoded upload (bytes) or the 28x28 grey levels of the `pixels` form.
+ImageInput = bytes | np.ndarray
+
+
+@dataclass(frozen=True)
+class Services:
+    predictor: Predictor
+    store: Store
+
+    def predict_and_log(self, image: ImageInput) -> PredictionRecord:
+        """Read the digit and log it with source 'api'. CPU-bound: call it from a worker thread."""
+        _, record = predict_and_log(self.predictor, self.store, image, source="api")
+        return record
+
+    @property
+    def card(self) -> dict[str, Any]:
+        return self.predictor.card
+
+    def readiness(self) -> dict[str, Any]:
+        reachable = self.store.is_reachable()
+        return {
+            "ready": reachable,
+            "model_loaded": True,
+            "model_version": self.predictor.model_version,
+            "database_reachable": reachable,
+            "outbox_backlog": self.store.outbox_backlog(),
+        }
