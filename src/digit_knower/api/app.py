@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,10 +12,8 @@ from digit_knower.api.errors import Problem, install_error_handlers
 from digit_knower.api.limits import BodySizeLimitMiddleware
 from digit_knower.api.routes import probes, v1
 from digit_knower.api.service import Services
+from digit_knower.service import open_store
 from digit_knower.settings import get_settings
-from digit_knower.store import DatabaseUnavailableError, Store
-
-logger = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Draw a digit, and the machine reads it: the same model and the same prediction log as the web page.
@@ -35,11 +32,10 @@ def build_services() -> Services:
     not fix itself): both are one line for the operator.
     """
     settings = get_settings()
-    services = Services(predictor=Predictor.load(settings.model_dir), store=Store.from_settings(settings))
-    try:
-        services.store.ensure_schema()
-    except DatabaseUnavailableError as exc:
-        logger.warning("database unreachable at start-up; predictions go to the outbox: %s", exc)
+    services = Services(
+        predictor=Predictor.load(settings.model_dir),
+        store=open_store(settings.effective_database_url, settings.outbox_path),
+    )
     # Queued in the outbox too while the database is away, ahead of the predictions that cite it.
     services.store.register_model(services.predictor.card)
     return services

@@ -8,7 +8,6 @@ row that was just written.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,12 +48,7 @@ def load_predictor(model_dir: str) -> Predictor:
 
 @st.cache_resource(show_spinner="Opening the database…")
 def open_store(url: str, outbox_path: str) -> Store:
-    store = Store(url, outbox_path=outbox_path)
-    # A server that is away right now does not stop the page: it still predicts, and the store
-    # keeps every record in its outbox until the server is back (the banner says how many).
-    with contextlib.suppress(DatabaseUnavailableError):
-        store.ensure_schema()
-    return store
+    return service.open_store(url, outbox_path)
 
 
 # --- actions ---------------------------------------------------------------------------------
