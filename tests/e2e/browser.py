@@ -20,6 +20,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 
+from tests.postgres_server import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -45,12 +47,6 @@ def digit_knower_command() -> str:
     if found is None:
         raise RuntimeError("The `digit-knower` console script is not installed: pip install -e .")
     return found
-
-
-def free_port() -> int:
-    from tests.postgres_server import free_port as pick
-
-    return pick()
 
 
 @dataclass
