@@ -5,7 +5,7 @@ Starts a throwaway PostgreSQL server, migrates it with `digit-knower db upgrade`
 far lighter on a 2-core machine than a Python one). Prints requests/s and the p50/p99 latency,
 then checks that the database holds exactly as many predictions as there were 201 responses.
 
-    .venv/bin/python bench/api_load.py --workers 1 --connections 8 --duration 15 --rounds 3
+    .venv/bin/python bench/api_load.py --workers 2 --connections 8 --duration 15 --rounds 3
 
 To count the 201s exactly, wrk stops sending new predictions at the end of --duration and
 waits (--drain seconds) for the ones in flight; only then does it close its connections.
@@ -304,7 +304,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn processes (default: one per core)"
+    )
     parser.add_argument("--duration", type=int, default=15, help="seconds of sending predictions, per round")
     parser.add_argument("--drain", type=int, default=3, help="seconds to wait for the last answers")
     parser.add_argument(

@@ -20,6 +20,7 @@ from digit_knower.preprocess import (
     EmptyImageError,
     InvalidImageError,
     decode_image,
+    pixel_count,
     preprocess,
     stroke_width,
 )
@@ -368,3 +369,16 @@ def test_decode_image_turns_a_photo_upright_as_its_exif_says(seven: np.ndarray):
 def test_a_picture_of_exactly_16_megapixels_is_accepted():
     picture = decode_image(png_bytes(Image.new("1", (4000, 4000))))
     assert picture.size == (4000, 4000)
+
+
+def test_pixel_count_reads_only_the_header(decoding_spy: list[tuple[int, int]]):
+    assert pixel_count(png_header_only(640, 480)) == 640 * 480
+    assert pixel_count(png_header_only(100_000, 100_000)) == 0  # a bomb is not a picture to count
+    assert pixel_count(np.zeros((280, 300, 4), np.uint8)) == 280 * 300
+    assert pixel_count(Image.new("L", (50, 20))) == 1000
+    assert decoding_spy == []
+
+
+@pytest.mark.parametrize("image", [b"", b"not a picture", np.zeros(5), "seven.png", None], ids=repr)
+def test_pixel_count_of_what_is_not_a_picture_is_0(image: object):
+    assert pixel_count(image) == 0

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import numpy as np
 import pytest
 
-from digit_knower import EmptyImageError, Predictor
-from digit_knower.service import predict_and_log
-from tests.api_helpers import drawn_one
+from digit_knower import EmptyImageError, Prediction, Predictor
+from digit_knower.preprocess import pixel_count
+from digit_knower.service import INLINE_MAX_PIXELS, predict_and_log, predict_and_log_async
+from tests.api_helpers import blank_png, drawn_one
 
 
 def test_a_drawing_is_read_and_logged_once_with_its_source_and_latency(store):
@@ -23,5 +27,46 @@ def test_a_drawing_is_read_and_logged_once_with_its_source_and_latency(store):
 def test_a_blank_picture_raises_and_logs_nothing(store):
     with pytest.raises(EmptyImageError):
         predict_and_log(Predictor.load(), store, np.zeros((280, 280), np.uint8), source="api")
+
+    assert store.stats().total == 0
+
+
+class ThreadSpy:
+    """A Predictor that notes which thread each picture is read on."""
+
+    def __init__(self) -> None:
+        self.predictor = Predictor.load()
+        self.threads: list[threading.Thread] = []
+
+    def predict(self, image: object) -> Prediction:
+        self.threads.append(threading.current_thread())
+        return self.predictor.predict(image)
+
+
+def test_the_event_loop_path_reads_a_canvas_on_the_loop_and_logs_it(store):
+    spy = ThreadSpy()
+    prediction, record = asyncio.run(predict_and_log_async(spy, store, drawn_one(), source="api"))
+
+    assert prediction.digit == 1
+    assert store.get(record.id) == record
+    assert record.source == "api" and record.latency_ms > 0
+    assert spy.threads == [threading.main_thread()]  # no hand-off for a small picture
+
+
+def test_the_event_loop_path_reads_a_large_picture_on_a_worker_thread(store):
+    """Decoding megapixels takes tens of milliseconds: the loop must go on serving meanwhile."""
+    large = drawn_one(size=1000)
+    assert pixel_count(large) > INLINE_MAX_PIXELS
+    spy = ThreadSpy()
+    prediction, record = asyncio.run(predict_and_log_async(spy, store, large, source="api"))
+
+    assert prediction.digit == 1
+    assert store.get(record.id) == record
+    assert len(spy.threads) == 1 and spy.threads[0] is not threading.main_thread()
+
+
+def test_the_event_loop_path_raises_for_a_blank_picture_and_logs_nothing(store):
+    with pytest.raises(EmptyImageError):
+        asyncio.run(predict_and_log_async(Predictor.load(), store, blank_png(), source="api"))
 
     assert store.stats().total == 0

@@ -7,6 +7,7 @@ the writer in its first transaction while the other callers queue up behind it.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -166,6 +167,81 @@ def test_close_settles_what_was_submitted_and_stops_the_thread(
     assert held.batches[-1] == ["c"]
 
 
+# -- from an event loop ----------------------------------------------------------------------------
+
+
+def test_items_submitted_in_one_turn_of_an_event_loop_go_to_the_writer_together(held: HeldSettle) -> None:
+    held.gate.set()
+    writer = GroupCommit(held)
+
+    async def main() -> None:
+        await asyncio.gather(*(writer.submit_async(item) for item in "abc"))  # one turn
+        await writer.submit_async("d")  # a later turn
+        await writer.submit_async("e")
+
+    try:
+        asyncio.run(main())
+    finally:
+        writer.close()
+    assert held.batches == [["a", "b", "c"], ["d"], ["e"]]
+
+
+def test_each_task_gets_the_outcome_of_its_own_item_and_the_loop_is_never_blocked(held: HeldSettle) -> None:
+    held.fail = lambda item: item == "b"
+    writer = GroupCommit(held)
+
+    async def main() -> list[BaseException | None]:
+        waiting = asyncio.gather(*(writer.submit_async(item) for item in "abc"), return_exceptions=True)
+        # The writer is held inside its batch, and the loop still runs other tasks meanwhile.
+        await asyncio.to_thread(held.entered.wait, HANG_GUARD_S)
+        assert not waiting.done()
+        held.gate.set()
+        return await waiting
+
+    try:
+        outcomes = asyncio.run(main())
+    finally:
+        held.gate.set()
+        writer.close()
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], ValueError) and str(outcomes[1]) == "b refused"
+    assert held.batches == [["a", "b", "c"]]
+
+
+def test_a_task_cancelled_while_it_waits_still_has_its_item_settled(held: HeldSettle) -> None:
+    """A client that hangs up does not take its prediction back from the log."""
+    writer = GroupCommit(held)
+
+    async def main() -> None:
+        task = asyncio.create_task(writer.submit_async("a"))
+        await asyncio.to_thread(held.entered.wait, HANG_GUARD_S)  # handed over and being settled
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        held.gate.set()
+
+    try:
+        asyncio.run(main())
+    finally:
+        held.gate.set()
+        writer.close()
+    assert held.batches == [["a"]]
+
+
+def test_a_turn_larger_than_max_batch_is_settled_in_chunks(held: HeldSettle) -> None:
+    held.gate.set()
+    writer = GroupCommit(held, max_batch=2)
+
+    async def main() -> None:
+        await asyncio.gather(*(writer.submit_async(item) for item in "abcde"))
+
+    try:
+        asyncio.run(main())
+    finally:
+        writer.close()
+    assert held.batches == [["a", "b"], ["c", "d"], ["e"]]
+
+
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_batch must be 1 or more"):
         GroupCommit(lambda items: [None] * len(items), max_batch=0)
@@ -190,7 +266,7 @@ class HeldInserts:
             self._go.acquire(timeout=HANG_GUARD_S)
 
     def wait_for_insert(self) -> None:
-        """Until the writer waits before an insert (its transaction and pre-ping are done)."""
+        """Until the writer waits before an insert (it holds a connection)."""
         assert self._arrived.acquire(timeout=HANG_GUARD_S), "the writer never reached its insert"
 
     def let_one_go(self) -> None:
@@ -209,6 +285,18 @@ def inserts(store: Store) -> Iterator[HeldInserts]:
     inserts.stop_holding()
 
 
+def inserts_run(store: Store) -> list[int]:
+    """The size of each insert of predictions the store runs from now on (one per batch)."""
+    sizes: list[int] = []
+
+    def count(_conn, _cursor, statement: str, parameters, _context, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO PREDICTIONS"):
+            sizes.append(len(parameters) if executemany else 1)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    return sizes
+
+
 def log_calls(store: Store, records: list[PredictionRecord]) -> list[Callable[[], None]]:
     return [lambda record=record: store.log_prediction(record) for record in records]
 
@@ -221,8 +309,7 @@ def committed_ids(store: Store) -> list:
 def test_concurrent_predictions_land_exactly_once_in_fewer_transactions(
     store: Store, inserts: HeldInserts
 ) -> None:
-    commits = []
-    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
+    batches = inserts_run(store)
     records = [make_record(i % 10) for i in range(400)]
     plug = start(lambda: store.log_prediction(records[0]))
     inserts.wait_for_insert()  # the writer is busy with the first record
@@ -233,7 +320,7 @@ def test_concurrent_predictions_land_exactly_once_in_fewer_transactions(
     assert count_rows(store) == 400
     assert sorted(committed_ids(store)) == sorted(record.id for record in records)
     assert store.outbox_backlog() == 0
-    assert len(commits) < 400  # the 7 queued behind the plug shared one transaction, at least
+    assert len(batches) < 400  # the 7 queued behind the plug shared one insert, at least
 
 
 def test_a_record_the_database_refuses_does_not_sink_its_batch(store: Store, inserts: HeldInserts) -> None:
@@ -253,6 +340,19 @@ def test_a_record_the_database_refuses_does_not_sink_its_batch(store: Store, ins
     assert {good[0].id, good[1].id} <= ids and bad.id not in ids
     assert count_rows(store) == 3
     assert store.outbox_backlog() == 0  # refused for good, and said so: not queued to fail again
+
+
+def test_predictions_logged_in_one_turn_of_an_event_loop_share_one_insert(store: Store) -> None:
+    batches = inserts_run(store)
+    records = [make_record(i % 10) for i in range(20)]
+
+    async def log_all() -> None:
+        await asyncio.gather(*(store.log_prediction_async(record) for record in records))
+
+    asyncio.run(log_all())
+    assert batches == [20]
+    assert sorted(committed_ids(store)) == sorted(record.id for record in records)
+    assert store.outbox_backlog() == 0
 
 
 def test_close_stops_the_writer_thread(database_url: str, tmp_path: Path) -> None:

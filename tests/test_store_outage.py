@@ -133,6 +133,24 @@ def test_the_backlog_flushes_itself_on_the_next_write_after_the_outage(
     }
 
 
+def test_after_a_server_restart_the_next_call_reaches_it_on_a_fresh_connection(
+    store: Store, server: PostgresServer
+) -> None:
+    """Pooled connections are not pinged before use: the one call that meets a connection the
+    restart killed is made once more on a new one, so nothing waits in the outbox."""
+    before = make_record(1)
+    store.log_prediction(before)  # the pool now holds a connection from before the restart
+    server.stop()
+    server.start()
+
+    after = make_record(2)
+    store.log_prediction(after)
+    assert store.outbox_backlog() == 0
+    assert store.stats().total == 2  # reads too
+    assert store.set_true_label(after.id, 2).true_label == 2
+    assert {row.id for row in rows(store)} == {before.id, after.id}
+
+
 def test_during_an_outage_calls_do_not_each_wait_for_the_database(url: str, server: PostgresServer, tmp_path):
     with Store(url, outbox_path=tmp_path / "outbox.sqlite3", retry_after_s=60) as store:
         store.upgrade()

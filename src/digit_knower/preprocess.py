@@ -150,6 +150,22 @@ def _too_large_error(size: tuple[int, int] | None) -> InvalidImageError:
     )
 
 
+def pixel_count(image: object) -> int:
+    """How many pixels a picture has, found without decoding it (encoded bytes: from the
+    header). 0 for anything that is not a picture: `preprocess` says what is wrong with it."""
+    if isinstance(image, Image.Image):
+        return image.width * image.height
+    if isinstance(image, np.ndarray):
+        return image.shape[0] * image.shape[1] if image.ndim in (2, 3) else 0
+    if isinstance(image, bytes | bytearray | memoryview):
+        try:
+            with Image.open(io.BytesIO(image), formats=DECODABLE_FORMATS) as header:
+                return header.width * header.height
+        except Exception:  # not an image (or a decompression bomb): decode_image explains which
+            return 0
+    return 0
+
+
 def to_pil(image: object) -> Image.Image:
     """Any accepted input as a PIL image: a PIL image, encoded bytes, or a uint8 numpy array."""
     if isinstance(image, Image.Image):
@@ -255,27 +271,30 @@ def _shrunk(grey: Image.Image) -> Image.Image:
     return grey.reduce(factor) if factor > 1 else grey
 
 
-def _ink(grey: Image.Image) -> Image.Image:
+def _ink(grey: Image.Image) -> NDArray[np.uint8]:
     """White ink on black at full contrast, from any polarity, with the paper's grain removed."""
-    paper, grain = _paper_level(grey)
-    darkest, lightest = grey.getextrema()
+    pixels = np.asarray(grey)
+    paper, grain = _paper_level(pixels)
+    darkest, lightest = int(pixels.min()), int(pixels.max())
     dark_contrast, light_contrast = paper - darkest, lightest - paper
     contrast = max(dark_contrast, light_contrast)
     if contrast < MIN_CONTRAST:
         raise _blank_error()
     light_ink = light_contrast > dark_contrast
-    return grey.point(_ink_levels(paper, contrast, light_ink, GRAIN_MARGIN * grain))
+    return _ink_levels(paper, contrast, light_ink, GRAIN_MARGIN * grain)[pixels]
 
 
 @functools.lru_cache(maxsize=1024)
-def _ink_levels(paper: int, contrast: int, light_ink: bool, grain: float) -> list[int]:
+def _ink_levels(paper: int, contrast: int, light_ink: bool, grain: float) -> NDArray[np.uint8]:
     """The lookup table grey -> ink. Cached: most pictures share paper and contrast."""
     levels = np.arange(256, dtype=np.float32)
     ink = np.clip((levels - paper if light_ink else paper - levels) / contrast, 0.0, 1.0)
     # Paper that is not one flat colour (a photo, a scan, JPEG noise) varies by `grain`
     # levels: no fainter ink can be told from it. Flat paper (a canvas, MNIST) keeps all.
     ink[np.abs(levels - paper) <= grain] = 0.0
-    return np.rint(ink * 255).astype(np.uint8).tolist()
+    table = np.rint(ink * 255).astype(np.uint8)
+    table.flags.writeable = False  # shared by every caller through the cache
+    return table
 
 
 def _blank_error() -> EmptyImageError:
@@ -285,13 +304,12 @@ def _blank_error() -> EmptyImageError:
     )
 
 
-def _paper_level(grey: Image.Image) -> tuple[int, float]:
+def _paper_level(pixels: NDArray[np.uint8]) -> tuple[int, float]:
     """The paper's grey and its grain, from the picture's outer frame, which a digit rarely fills.
 
     The grey is the frame's median; the grain is how far most of the frame (nine in ten
     pixels) strays from it.
     """
-    pixels = np.asarray(grey)
     frame = np.sort(np.concatenate((pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1])))
     paper = int(frame[len(frame) // 2])
     strays = np.sort(np.abs(frame.astype(np.int16) - paper))
@@ -463,22 +481,24 @@ def preprocess(image: object) -> NDArray[np.uint8]:
     EmptyImageError for a picture with no digit on it.
     """
     ink = _ink(_grey_on_paper(to_pil(image)))
-    crop = ink.crop(_ink_box(np.asarray(ink)))
+    left, top, right, bottom = _ink_box(ink)
+    crop = ink[top:bottom, left:right]
     digit = _at_most(crop, STROKE_WORK_SIZE)
     width = stroke_width(digit)
-    _reject_specks(max(crop.size), max(ink.size), max(digit.shape) / width)
+    _reject_specks(max(crop.shape), max(ink.shape), max(digit.shape) / width)
     digit = _trim(_normalise_stroke(digit, width))
     patch = _resize(digit, BOX_SIZE / max(digit.shape))
     return _centre_by_mass(patch)
 
 
-def _at_most(crop: Image.Image, side: int) -> NDArray[np.float32]:
+def _at_most(crop: NDArray[np.uint8], side: int) -> NDArray[np.float32]:
     """The cropped digit as ink 0..1, area-averaged down if its longest side exceeds `side`."""
-    scale = side / max(crop.size)
+    height, width = crop.shape
+    scale = side / max(height, width)
     if scale < 1:
-        size = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
-        crop = crop.resize(size, Image.Resampling.BOX)
-    return np.asarray(crop, dtype=np.float32) / 255
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        crop = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BOX))
+    return crop.astype(np.float32) / 255
 
 
 def _reject_specks(ink_extent: int, picture_extent: int, extent_in_strokes: float) -> None:

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from digit_knower.api.deps import (
     PREDICTION_BODY_OPENAPI,
@@ -48,8 +47,7 @@ probes = APIRouter(tags=["probes"])
 async def create_prediction(
     services: ServicesDep, image: Annotated[ImageInput, Depends(image_input)]
 ) -> PredictionCreated:
-    # Decoding and the model are CPU-bound: a worker thread keeps the event loop free.
-    record = await run_in_threadpool(services.predict_and_log, image)
+    record = await services.predict_and_log(image)
     return PredictionCreated.model_validate(record, from_attributes=True)
 
 

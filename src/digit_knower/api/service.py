@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from digit_knower import Predictor
-from digit_knower.service import predict_and_log
+from digit_knower.service import predict_and_log_async
 from digit_knower.store import PredictionRecord, Store
 
 # A decoded upload (bytes) or the 28x28 grey levels of the `pixels` form.
@@ -20,9 +20,9 @@ class Services:
     predictor: Predictor
     store: Store
 
-    def predict_and_log(self, image: ImageInput) -> PredictionRecord:
-        """Read the digit and log it with source 'api'. CPU-bound: call it from a worker thread."""
-        _, record = predict_and_log(self.predictor, self.store, image, source="api")
+    async def predict_and_log(self, image: ImageInput) -> PredictionRecord:
+        """Read the digit and log it with source 'api'."""
+        _, record = await predict_and_log_async(self.predictor, self.store, image, source="api")
         return record
 
     @property

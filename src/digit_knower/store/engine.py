@@ -62,13 +62,15 @@ def describe(url: URL) -> str:
 
 
 def make_engine(url: URL) -> Engine:
-    """An engine with pre-ping and short timeouts; SQLite files in WAL mode."""
+    """An engine with short timeouts; SQLite files in WAL mode."""
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
     return create_engine(
         url,
-        pool_pre_ping=True,
+        # No ping before every checkout: under load it would double the round trips of each
+        # write. The store instead retries once an operation whose connection turned out dead.
+        pool_pre_ping=False,
         pool_size=10,
         max_overflow=10,
         pool_timeout=30,

@@ -8,7 +8,8 @@ during an outage do not each wait for a connect timeout.
 
 Predictions are written by group commit (see `group_commit`): `log_prediction` hands its record
 to the store's one writer thread and returns once the record is committed (or in the outbox); the
-writer inserts whatever has queued meanwhile as one multi-row insert in one transaction.
+writer inserts whatever has queued meanwhile as one multi-row insert in one transaction. An event
+loop (the API) awaits `log_prediction_async` instead, which never blocks the loop.
 
 Labels given during an outage (`set_true_label`): the label is checked 0-9, then queued if this
 process still holds the prediction (in the outbox, or among the last predictions it logged), and
@@ -114,6 +115,7 @@ class Store:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.auto_migrate = self.is_sqlite if auto_migrate is None else auto_migrate
         self.engine = make_engine(self.url)
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.outbox = Outbox(Path(outbox_path) if outbox_path else self._default_outbox_path())
         self._backoff = Backoff(retry_after_s, retry_at_most_s)
         self._registered: set[str] = set()
@@ -173,6 +175,12 @@ class Store:
         once it is durable; many threads' records share a transaction (group commit)."""
         self._remember(record)
         self._writer.submit(record)
+
+    async def log_prediction_async(self, record: PredictionRecord) -> None:
+        """`log_prediction` for an event loop: the loop serves other requests while it waits, and
+        the records its requests log in one turn of the loop share a transaction."""
+        self._remember(record)
+        await self._writer.submit_async(record)
 
     def set_true_label(self, prediction_id: uuid.UUID | str, label: int) -> PredictionRecord:
         """Record what the digit really was; a second label replaces the first."""
@@ -275,7 +283,7 @@ class Store:
         Returns each record's outcome: None (kept) or the error its caller gets."""
         if self._flush_if_due():
             try:
-                if self._attempt(queries.insert_predictions, records)[0]:
+                if self._attempt(queries.insert_predictions, records, batch=True)[0]:
                     return [None] * len(records)
             except Exception as err:
                 # Refused for good (a constraint, say): find which record, so the others are kept.
@@ -286,16 +294,23 @@ class Store:
         return [None] * len(records)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
-            yield connection
+    def _transaction(self, *, batch: bool = False) -> Iterator[Connection]:
+        """A transaction. `batch`: the work is one statement run for many rows, which PostgreSQL
+        takes without a transaction block: psycopg pipelines the rows behind one Sync, and the
+        server runs them as one implicit transaction, in one round trip instead of three (BEGIN,
+        the rows, COMMIT). SQLite keeps its block, else every row would be a commit."""
+        if batch and not self.is_sqlite:
+            with self._autocommit_engine.connect() as connection:
+                yield connection
+        else:
+            with self.engine.begin() as connection:
+                yield connection
 
-    def _attempt(self, operation: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
+    def _attempt(self, operation: Callable[..., T], *args: Any, batch: bool = False) -> tuple[bool, T | None]:
         """Run `operation` in one transaction: (True, its result), or (False, None) when the
         database could not take it (and the back-off starts)."""
         try:
-            with self._transaction() as connection:
-                result = operation(connection, *args)
+            result = self._run(operation, *args, batch=batch)
         except _TRANSIENT as err:
             self._note_failure(err)
             return False, None
@@ -303,6 +318,13 @@ class Store:
             raise self._failure(err) from None
         self._backoff.succeeded()
         return True, result
+
+    def _run(self, operation: Callable[..., T], *args: Any, batch: bool = False) -> T:
+        def run_once() -> T:
+            with self._transaction(batch=batch) as connection:
+                return operation(connection, *args)
+
+        return _once_more_if_dropped(run_once)
 
     def _read(self, operation: Callable[..., T], *args: Any) -> T:
         """Run a query, after flushing the outbox so that reads see every write."""
@@ -406,13 +428,29 @@ class Store:
     def _checked(self, operation: Callable[..., T], *args: Any) -> T:
         """Run a schema operation; database failures become one-line store errors."""
         try:
-            result = operation(*args)
+            result = _once_more_if_dropped(lambda: operation(*args))
         except sa_exc.DBAPIError as err:
             if isinstance(err, _TRANSIENT):
                 self._backoff.failed()
             raise self._failure(err) from None
         self._backoff.succeeded()
         return result
+
+
+def _once_more_if_dropped(call: Callable[[], T]) -> T:
+    """`call()`, made once more if the server had dropped the connection it was given.
+
+    Pooled connections are not pinged before use (see engine.make_engine), so the first call
+    after the server restarted meets a dead connection; SQLAlchemy then empties the pool, and the
+    second call connects afresh. Every call here is safe to make twice: inserts skip ids already
+    there, a label is set to the same value, migrations are transactions, and reads only read.
+    """
+    try:
+        return call()
+    except sa_exc.DBAPIError as err:
+        if not err.connection_invalidated:
+            raise
+    return call()
 
 
 def _valid_label(label: Any) -> int:
