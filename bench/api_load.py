@@ -85,21 +85,28 @@ def request_body(kind: str) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={BOUNDARY}"
 
 
-def start_api(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
+def start_api(env: dict[str, str], port: int, workers: int, log_path: Path) -> subprocess.Popen:
+    """Start `digit-knower api` and wait until EVERY worker has started: a worker still loading
+    would leave all of wrk's keep-alive connections to the others for the whole round."""
     cli = str(REPO_ROOT / ".venv" / "bin" / "digit-knower")
     cmd = [cli, "api", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    api = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for _ in range(300):
+    with log_path.open("w") as log:
+        api = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    for _ in range(600):
         if api.poll() is not None:
-            raise SystemExit(f"digit-knower api exited: {api.stderr.read() if api.stderr else ''}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return api
-        except httpx.TransportError:
-            pass
+            raise SystemExit(f"digit-knower api exited: {log_path.read_text()}")
+        if log_path.read_text().count("Application startup complete") >= workers and _ready(port):
+            return api
         time.sleep(0.1)
     api.terminate()
-    raise SystemExit("digit-knower api did not become ready within 30 s")
+    raise SystemExit(f"digit-knower api did not start {workers} workers within 60 s:\n{log_path.read_text()}")
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def serving_stack(api_pid: int) -> str:
@@ -264,7 +271,7 @@ def bench(args: argparse.Namespace) -> list[Round]:
         env.pop("DIGIT_KNOWER_API_KEY", None)
         subprocess.run([str(REPO_ROOT / ".venv/bin/digit-knower"), "db", "upgrade"], env=env, check=True)
         port = free_port()
-        api = start_api(env, port, args.workers)
+        api = start_api(env, port, args.workers, work / "api.log")
         check_one_request(port, body, content_type)
         print(
             f"workers={args.workers} body={args.body} ({len(body)} B) connections={args.connections} "
