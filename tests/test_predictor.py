@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 
 from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor
+from digit_knower import redraw as drawing
 from digit_knower.data import Split, load_test
 from digit_knower.predictor import CARD_FILE, MODEL_FILE, ModelNotFoundError
 from digit_knower.settings import SHIPPED_MODEL_DIR
-from tests import drawing
 
 
 @pytest.fixture(scope="module")

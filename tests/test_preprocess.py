@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw, ImageFile
 
+from digit_knower import redraw as drawing
 from digit_knower.data import Split, load_test
 from digit_knower.preprocess import (
     STROKE_BAND,
@@ -24,7 +25,6 @@ from digit_knower.preprocess import (
     preprocess,
     stroke_width,
 )
-from tests import drawing
 
 
 @pytest.fixture(scope="module")

@@ -29,9 +29,11 @@ def make_record(
     model_version: str = "dk-test",
     at: datetime | None = None,
     source: str = "web",
+    verdict: str | None = "digit",
     rng: random.Random | None = None,
 ) -> PredictionRecord:
-    """A valid record with a random picture; `at` sets its time (and the time inside its id)."""
+    """A valid record with a random picture; `at` sets its time (and the time inside its id).
+    `verdict=None` makes a row as logged before verdicts existed."""
     rng = rng or random.Random()
     at = at or datetime.now(UTC)
     probabilities = [0.02] * 10
@@ -46,6 +48,8 @@ def make_record(
         probabilities=probabilities,
         model_input=rng.randbytes(784),
         latency_ms=rng.uniform(0.1, 5.0),
+        verdict=verdict,
+        digits=None if verdict is None else [digit],
     )
 
 

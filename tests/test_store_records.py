@@ -40,6 +40,8 @@ def fake_prediction(digit: int = 7) -> SimpleNamespace:
         probabilities=tuple(probabilities),
         model_input=picture,
         model_version="dk-test",
+        verdict="digit",
+        digits=(digit,),
     )
 
 
@@ -52,6 +54,7 @@ def test_from_prediction_keeps_what_the_model_saw_and_stamps_id_and_time_togethe
     assert (record.digit, record.model_version, record.source) == (7, "dk-test", "web")
     assert np.array_equal(record.model_input_array(), prediction.model_input)
     assert record.true_label is None and record.labelled_at is None
+    assert (record.verdict, record.digits) == ("digit", [7])
 
 
 def test_model_input_survives_a_json_round_trip_as_base64() -> None:

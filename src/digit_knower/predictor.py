@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Literal
 
 import numpy as np
 import onnxruntime as ort
@@ -35,19 +35,33 @@ OUTPUT_NAME: Final = "logits"
 BATCH_CHUNK: Final = 512
 
 
+# What the reader makes of a picture (see `Prediction.verdict`).
+Verdict = Literal["digit", "unsure", "not_a_digit", "several_digits"]
+VERDICTS: Final[tuple[Verdict, ...]] = ("digit", "unsure", "not_a_digit", "several_digits")
+
+
 class ModelNotFoundError(FileNotFoundError):
     """The model folder lacks the ONNX file or its model card, or they cannot be read."""
 
 
 @dataclass(frozen=True, eq=False)
 class Prediction:
-    """What the model read, how sure it is, and the 28x28 picture it actually saw."""
+    """What the model read, how sure it is, and the 28x28 picture it actually saw.
+
+    `verdict` says what the picture holds: one digit read with confidence ("digit"), probably one
+    digit but the model is not sure ("unsure"; `digit` is its best guess), no digit at all
+    ("not_a_digit") or several digits side by side ("several_digits"). `digits` lists the digits
+    read, left to right: `(digit,)` for one digit, every digit for several (`digit` is the first),
+    `()` for not a digit.
+    """
 
     digit: int
     confidence: float
     probabilities: tuple[float, ...]
     model_input: NDArray[np.uint8]
     model_version: str
+    verdict: Verdict = "digit"
+    digits: tuple[int, ...] = ()
 
 
 class Predictor:
@@ -120,6 +134,8 @@ class Predictor:
                 probabilities=tuple(row.tolist()),
                 model_input=_read_only(picture),
                 model_version=self._version,
+                verdict="digit",
+                digits=(int(digit),),
             )
             for digit, row, picture in zip(
                 probabilities.argmax(axis=1), probabilities, model_inputs, strict=True

@@ -10,6 +10,15 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from digit_knower.store.records import Verdict
+
+VERDICT_DESCRIPTION = (
+    "What the picture holds: 'digit' (one digit, read with confidence), 'unsure' (probably one "
+    "digit; `digit` is the best guess), 'not_a_digit' (a scribble, letter, shape or symbol) or "
+    "'several_digits' (two or more digits side by side; `digits` lists them)."
+)
+DIGITS_DESCRIPTION = "The digits read, left to right: one for 'digit' and 'unsure', none for 'not_a_digit'."
+
 Pixel = Annotated[int, Field(strict=True, ge=0, le=255)]
 PixelRow = Annotated[list[Pixel], Field(min_length=28, max_length=28)]
 
@@ -64,6 +73,8 @@ class PredictionCreated(BaseModel):
     probabilities: list[float] = Field(min_length=10, max_length=10, description="One per digit 0-9.")
     model_version: str
     latency_ms: float = Field(ge=0, description="Time to decode, preprocess and run the model.")
+    verdict: Verdict = Field(description=VERDICT_DESCRIPTION)
+    digits: list[int] = Field(description=DIGITS_DESCRIPTION)
 
 
 class PredictionOut(BaseModel):
@@ -85,6 +96,12 @@ class PredictionOut(BaseModel):
     latency_ms: float
     true_label: int | None
     labelled_at: datetime | None
+    verdict: Verdict | None = Field(
+        description=VERDICT_DESCRIPTION + " Null for predictions logged before verdicts."
+    )
+    digits: list[int] | None = Field(
+        description=DIGITS_DESCRIPTION + " Null for predictions logged before verdicts."
+    )
 
     @field_validator("model_input", mode="before")
     @classmethod

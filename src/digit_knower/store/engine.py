@@ -6,6 +6,8 @@ Only two databases are supported: PostgreSQL through psycopg 3, and an SQLite fi
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -95,7 +97,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # transactional and a migration can hold the write lock (SQLAlchemy's documented recipe).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode except on power loss
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.close()
@@ -106,6 +108,25 @@ def _sqlite_engine(url: URL) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
     return engine
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the file in WAL mode (it stays so: later connections find it already there).
+
+    Switching a new file to WAL takes an exclusive lock, and while another connection holds any
+    lock SQLite answers "database is locked" at once, without its busy handler. Processes that
+    start together on a new file (the page and the API) would fail at random, so wait here.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def is_config_problem(err: BaseException) -> bool:

@@ -81,6 +81,9 @@ class Prediction(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     true_label: Mapped[int | None] = mapped_column(SmallInteger)
     labelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Null in rows logged before the reader gave verdicts (migration 0002).
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    digits: Mapped[list[int] | None] = mapped_column(Json)
 
     __table_args__ = (
         CheckConstraint("digit BETWEEN 0 AND 9", name="digit_0_9"),
@@ -90,6 +93,7 @@ class Prediction(Base):
         CheckConstraint("latency_ms >= 0", name="latency_ms"),
         CheckConstraint("length(model_input) = 784", name="model_input_784"),
         CheckConstraint("(true_label IS NULL) = (labelled_at IS NULL)", name="labelled_at_with_label"),
+        CheckConstraint("verdict IN ('digit', 'unsure', 'not_a_digit', 'several_digits')", name="verdict"),
         # recent(): newest first.
         Index("ix_predictions_created_at", "created_at"),
         # recent(labelled=True): only the labelled rows, newest first.

@@ -20,6 +20,9 @@ MODEL_INPUT_BYTES = MODEL_INPUT_SIDE * MODEL_INPUT_SIDE
 
 Source = Literal["web", "api"]
 Digit = Annotated[int, Field(ge=0, le=9)]
+# The reader's verdicts (digit_knower.predictor.Verdict); rows logged before verdicts existed
+# have none.
+Verdict = Literal["digit", "unsure", "not_a_digit", "several_digits"]
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -52,6 +55,14 @@ class PredictionRecord(BaseModel):
     latency_ms: float = Field(ge=0.0, allow_inf_nan=False)
     true_label: Digit | None = None
     labelled_at: UtcDatetime | None = None
+    verdict: Verdict | None = Field(
+        default=None, description="what the reader made of the picture; null for rows logged before verdicts"
+    )
+    digits: list[Digit] | None = Field(
+        default=None,
+        max_length=64,
+        description="the digits read, left to right; null for rows logged before verdicts",
+    )
 
     @field_validator("probabilities")
     @classmethod
@@ -81,6 +92,8 @@ class PredictionRecord(BaseModel):
             probabilities=[float(p) for p in prediction.probabilities],
             model_input=np.ascontiguousarray(picture, dtype=np.uint8).tobytes(),
             latency_ms=float(latency_ms),
+            verdict=prediction.verdict,
+            digits=[int(d) for d in prediction.digits],
         )
 
     def model_input_array(self) -> Any:

@@ -3,10 +3,15 @@
 Each digit is thinned to its skeleton (scikit-image), scaled and moved on the canvas, and
 traced again with a round brush of one uniform width, anti-aliased like a browser canvas.
 The result is a fresh drawing with the digit's shape but none of MNIST's framing or stroke.
+
+`mouse_style` makes the robustness set that training, retraining, the benchmarks and the tests
+share: a mouse-drawn digit 90-230 px high, a round brush of radius 6-14 px, in three polarities.
+Needs scikit-image (the `train` extra); serving never imports this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,3 +104,29 @@ def black_on_transparent(ink: NDArray[np.uint8]) -> NDArray[np.uint8]:
     rgba = np.zeros((*ink.shape, 4), dtype=np.uint8)
     rgba[:, :, 3] = ink
     return rgba
+
+
+Paint = Callable[[NDArray[np.uint8]], NDArray[np.uint8]]
+# How the same ink reaches the reader: the page's canvas (white on black), a drawing program
+# (black on white) and a transparent canvas exported as PNG (black on transparent).
+POLARITIES: dict[str, Paint] = {
+    "white-on-black": white_on_black,
+    "black-on-white": black_on_white,
+    "black-on-transparent": black_on_transparent,
+}
+# A digit drawn with a mouse on the 280x280 canvas: 90-230 px high, a brush of radius 6-14 px.
+MOUSE_HEIGHTS = (90 / CANVAS, 230 / CANVAS)
+MOUSE_BRUSH_RADIUS = (6.0, 14.0)
+
+
+def mouse_style(digit: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.uint8]:
+    """One MNIST digit redrawn as with a mouse: (280, 280) ink coverage 0-255, white on black."""
+    points = skeleton_points(digit)
+    brush = 2 * rng.uniform(*MOUSE_BRUSH_RADIUS)
+    return trace(points, random_stroke(rng, points, MOUSE_HEIGHTS, brush))
+
+
+def mouse_style_inks(digits: NDArray[np.uint8], seed: int) -> NDArray[np.uint8]:
+    """`mouse_style` for each digit, from one seeded generator: the same set for the same seed."""
+    rng = np.random.default_rng(seed)
+    return np.stack([mouse_style(digit, rng) for digit in digits])
