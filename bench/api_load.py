@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +32,9 @@ import psycopg
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from tests import servers  # noqa: E402
 from tests.api_helpers import drawn_one  # noqa: E402
-from tests.postgres_server import PostgresServer, free_port  # noqa: E402
+from tests.postgres_server import PostgresServer  # noqa: E402
 
 BOUNDARY = "dkbenchboundary7d3a"
 
@@ -83,30 +83,6 @@ def request_body(kind: str) -> tuple[bytes, str]:
         + f"\r\n--{BOUNDARY}--\r\n".encode()
     )
     return body, f"multipart/form-data; boundary={BOUNDARY}"
-
-
-def start_api(env: dict[str, str], port: int, workers: int, log_path: Path) -> subprocess.Popen:
-    """Start `digit-knower api` and wait until EVERY worker has started: a worker still loading
-    would leave all of wrk's keep-alive connections to the others for the whole round."""
-    cli = str(REPO_ROOT / ".venv" / "bin" / "digit-knower")
-    cmd = [cli, "api", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    with log_path.open("w") as log:
-        api = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    for _ in range(600):
-        if api.poll() is not None:
-            raise SystemExit(f"digit-knower api exited: {log_path.read_text()}")
-        if log_path.read_text().count("Application startup complete") >= workers and _ready(port):
-            return api
-        time.sleep(0.1)
-    api.terminate()
-    raise SystemExit(f"digit-knower api did not start {workers} workers within 60 s:\n{log_path.read_text()}")
-
-
-def _ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def serving_stack(api_pid: int) -> str:
@@ -264,29 +240,26 @@ def bench(args: argparse.Namespace) -> list[Round]:
     server = PostgresServer()
     server.start()
     work = Path(tempfile.mkdtemp(prefix="dk-bench-"))
-    api = None
     try:
         url = server.create_database()
         env = {**os.environ, "DATABASE_URL": url, "DIGIT_KNOWER_STATE_DIR": str(work / "state")}
         env.pop("DIGIT_KNOWER_API_KEY", None)
         subprocess.run([str(REPO_ROOT / ".venv/bin/digit-knower"), "db", "upgrade"], env=env, check=True)
-        port = free_port()
-        api = start_api(env, port, args.workers, work / "api.log")
-        check_one_request(port, body, content_type)
-        print(
-            f"workers={args.workers} body={args.body} ({len(body)} B) connections={args.connections} "
-            f"serving with {serving_stack(api.pid)}"
-        )
-        target = Target(port, api.pid, server, url.rsplit("/", 1)[1], body, content_type, work)
-        rounds = []
-        for i in range(args.rounds):
-            rounds.append(one_round(args, target))
-            print(f"  round {i + 1}: {rounds[-1].describe()}", flush=True)
-        return rounds
+        with servers.api(env, work / "api.log", workers=args.workers) as api:
+            check_one_request(api.port, body, content_type)
+            print(
+                f"workers={args.workers} body={args.body} ({len(body)} B) connections={args.connections} "
+                f"serving with {serving_stack(api.process.pid)}"
+            )
+            target = Target(
+                api.port, api.process.pid, server, url.rsplit("/", 1)[1], body, content_type, work
+            )
+            rounds = []
+            for i in range(args.rounds):
+                rounds.append(one_round(args, target))
+                print(f"  round {i + 1}: {rounds[-1].describe()}", flush=True)
+            return rounds
     finally:
-        if api is not None:
-            api.terminate()
-            api.wait(timeout=30)
         server.destroy()
         shutil.rmtree(work, ignore_errors=True)
 

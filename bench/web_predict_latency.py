@@ -19,16 +19,17 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.e2e.browser
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.*
 
-from tests.e2e.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium, serve
+from tests import servers
+from tests.e2e.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium
 
 
 def measure(rounds: int) -> list[float]:
     seconds: list[float] = []
     with tempfile.TemporaryDirectory(prefix="dk-bench-") as tmp:
         env = {"DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3", "DIGIT_KNOWER_STATE_DIR": tmp}
-        with serve(env, ARTIFACTS / "bench-serve.log") as server, sync_playwright() as playwright:
+        with servers.page(env, ARTIFACTS / "bench-serve.log") as server, sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             try:
                 page = DigitPage(browser.new_page(viewport={"width": 1400, "height": 1000}), server.url)

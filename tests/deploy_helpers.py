@@ -6,19 +6,14 @@ read instruction by instruction, so that its builder stage can be replayed in a 
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +24,6 @@ DOCKERFILE = REPO_ROOT / "Dockerfile"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 PROXY_FILE = REPO_ROOT / "deploy" / "compose.proxy.yml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
-
-# A server that has not answered after this long is broken, not slow: it is a deadline for
-# giving up with the server's log, never a performance assertion.
-STARTUP_DEADLINE_S = 240
-
 
 # ---- the Dockerfile ----
 
@@ -163,56 +153,6 @@ def compose(
         argv += ["-f", str(file)]
     env = {"PATH": os.environ["PATH"], "DOCKER_CONFIG": str(docker_config), "HOME": str(docker_config)}
     return subprocess.run([*argv, *args], env=env, capture_output=True, text=True, cwd=REPO_ROOT)
-
-
-# ---- servers started from the fresh install ----
-
-
-@contextlib.contextmanager
-def server(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A server process in its own process group, always stopped (workers and all) on exit."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            yield proc
-        finally:
-            _stop_group(proc)
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def wait_until(check: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
-    """Poll `check` until it passes; fail with the server's log if the server dies or never answers."""
-    started = time.monotonic()
-    while not check():
-        if proc.poll() is not None:
-            pytest.fail(f"{what} exited with {proc.returncode} before answering:\n{tail(log)}")
-        if time.monotonic() - started > STARTUP_DEADLINE_S:
-            pytest.fail(f"{what} did not answer in {STARTUP_DEADLINE_S} s:\n{tail(log)}")
-        time.sleep(0.5)
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
-def tail(log: Path, lines: int = 40) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def du_bytes(folder: Path) -> int:

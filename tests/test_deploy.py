@@ -24,6 +24,7 @@ import pytest
 from digit_knower import cli
 from digit_knower.settings import Settings
 from digit_knower.store import Store
+from tests import servers
 from tests.api_helpers import drawn_one
 from tests.deploy_helpers import (
     COMPOSE_FILE,
@@ -36,12 +37,8 @@ from tests.deploy_helpers import (
     du_bytes,
     env_of,
     exec_form,
-    http_ok,
     parse_dockerfile,
     replay_builder,
-    server,
-    tail,
-    wait_until,
 )
 from tests.postgres_server import free_port
 
@@ -301,9 +298,17 @@ def passes(argv: list[str]) -> bool:
     return subprocess.run(argv, capture_output=True).returncode == 0
 
 
-def start(image_env: dict[str, str], *args: str, log: Path):
-    argv = [str(Path(image_env["PATH"].split(":")[0]) / "digit-knower"), *args]
-    return server(argv, image_env, Path(image_env["HOME"]).parent / "cwd", log)
+def start(image_env: dict[str, str], command: list[str], *, port: int, check: list[str], log: Path):
+    """The image's command, run from the fresh install; ready once the image's health check passes."""
+    argv = [servers.digit_knower_command(Path(image_env["PATH"].split(":")[0])), *command]
+    return servers.running(
+        argv,
+        env=image_env,
+        log=log,
+        url=f"http://127.0.0.1:{port}",
+        ready=lambda _server: passes(check),
+        cwd=Path(image_env["HOME"]).parent / "cwd",
+    )
 
 
 def test_image_install_serves_the_web_page_by_default(dockerfile, image_venv, image_env, tmp_path) -> None:
@@ -314,10 +319,8 @@ def test_image_install_serves_the_web_page_by_default(dockerfile, image_venv, im
     command = [
         a.replace("0.0.0.0", "127.0.0.1").replace("8501", str(port)) for a in exec_form(runtime["CMD"])
     ]
-    log = tmp_path / "web.log"
-    with start(image_env, *command, log=log) as proc:
-        wait_until(lambda: passes(check), proc, log, "the web page")
-        assert http_ok(f"http://127.0.0.1:{port}/"), tail(log)
+    with start(image_env, command, port=port, check=check, log=tmp_path / "web.log") as server:
+        assert servers.answers(f"{server.url}/"), server.tail()
 
 
 def test_image_install_serves_the_api_and_logs_the_prediction(
@@ -330,11 +333,9 @@ def test_image_install_serves_the_api_and_logs_the_prediction(
         a.replace("0.0.0.0", "127.0.0.1").replace("8000", str(port))
         for a in stack["services"]["api"]["command"]
     ]
-    log = tmp_path / "api.log"
-    with start(image_env, *command, log=log) as proc:
-        wait_until(lambda: passes(check), proc, log, "the API")
-        base = f"http://127.0.0.1:{port}"
-        assert httpx.get(f"{base}/readyz").status_code == 200, tail(log)
+    with start(image_env, command, port=port, check=check, log=tmp_path / "api.log") as server:
+        base = server.url
+        assert httpx.get(f"{base}/readyz").status_code == 200, server.tail()
         files = {"file": ("one.png", drawn_one(), "image/png")}
         response = httpx.post(f"{base}/v1/predictions", files=files)
         assert response.status_code == 201, response.text

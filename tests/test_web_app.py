@@ -24,8 +24,8 @@ from digit_knower import InvalidImageError, Predictor
 from digit_knower.settings import get_settings
 from digit_knower.store import Store
 from digit_knower.web import canvas, views
-from tests.e2e.browser import digit_knower_command
 from tests.postgres_server import PostgresServer, free_port
+from tests.servers import digit_knower_command
 
 APP = Path(__file__).resolve().parents[1] / "src" / "digit_knower" / "web" / "app.py"
 

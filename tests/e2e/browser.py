@@ -1,4 +1,5 @@
-"""Drive the real page: start `digit-knower serve`, open it in Debian's Chromium, draw with the mouse.
+"""Drive the real page in Debian's Chromium and draw with the mouse (the page itself is started
+with `tests.servers.page`).
 
 Shared by the end-to-end tests and bench/web_predict_latency.py, so the figure the bench prints
 is measured exactly the way the test exercises the page.
@@ -6,21 +7,11 @@ is measured exactly the way the test exercises the page.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import shutil
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
-
-from tests.postgres_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "artifacts"
@@ -34,73 +25,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STARTUP_SECONDS = 90
 RESULT_TIMEOUT_MS = 30_000
 
 Point = tuple[float, float]
-
-
-def digit_knower_command() -> str:
-    """The installed console script, next to this interpreter (the venv's), else on PATH."""
-    beside = Path(sys.executable).with_name("digit-knower")
-    found = str(beside) if beside.exists() else shutil.which("digit-knower")
-    if found is None:
-        raise RuntimeError("The `digit-knower` console script is not installed: pip install -e .")
-    return found
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
-def _wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"`digit-knower serve` exited with {server.process.returncode}:\n{server.log_text()}"
-            )
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response,
-        ):
-            if response.read().strip() == b"ok":
-                return
-        time.sleep(0.25)
-    raise RuntimeError(
-        f"`digit-knower serve` was not healthy after {STARTUP_SECONDS} s:\n{server.log_text()}"
-    )
-
-
-@contextlib.contextmanager
-def serve(env: dict[str, str], log: Path) -> Iterator[Server]:
-    """Run `digit-knower serve` on a free port; always stop it, whatever happens inside."""
-    port = free_port()
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [digit_knower_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env={**os.environ, **env},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    try:
-        _wait_until_healthy(server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def launch_chromium(playwright: Playwright) -> Browser:

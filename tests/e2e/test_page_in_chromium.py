@@ -22,15 +22,8 @@ from playwright.sync_api import sync_playwright
 
 from digit_knower import InvalidImageError, Predictor
 from digit_knower.store import Store
-from tests.e2e.browser import (
-    ARTIFACTS,
-    STROKES,
-    DigitPage,
-    digit_knower_command,
-    launch_chromium,
-    serve,
-    upload,
-)
+from tests import servers
+from tests.e2e.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium, upload
 from tests.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +33,7 @@ def upgraded_postgres_database(postgres: PostgresServer) -> str:
     """A fresh database migrated the way an operator does it: `digit-knower db upgrade`."""
     url = postgres.create_database()
     done = subprocess.run(
-        [digit_knower_command(), "db", "upgrade"],
+        [servers.digit_knower_command(), "db", "upgrade"],
         env={**os.environ, "DATABASE_URL": url},  # the isolated state folder of this test, too
         capture_output=True,
         text=True,
@@ -63,7 +56,7 @@ def test_draw_predict_and_label_three_digits(
     name, url = backend
     env = {"DATABASE_URL": url, "DIGIT_KNOWER_STATE_DIR": str(tmp_path / "state")}
     seconds: list[float] = []
-    with serve(env, ARTIFACTS / f"e2e-serve-{name}.log") as server, sync_playwright() as playwright:
+    with servers.page(env, ARTIFACTS / f"e2e-serve-{name}.log") as server, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
             page = DigitPage(browser.new_page(viewport={"width": 1400, "height": 2000}), server.url)
@@ -98,7 +91,7 @@ def test_draw_predict_and_label_three_digits(
 
 def test_an_uploaded_picture_is_read_and_a_broken_one_gets_a_clear_message(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.sqlite3'}", "DIGIT_KNOWER_STATE_DIR": str(tmp_path)}
-    with serve(env, ARTIFACTS / "e2e-serve-upload.log") as server, sync_playwright() as playwright:
+    with servers.page(env, ARTIFACTS / "e2e-serve-upload.log") as server, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
             page = DigitPage(browser.new_page(viewport={"width": 1400, "height": 1200}), server.url)
@@ -121,7 +114,7 @@ def test_an_uploaded_picture_is_read_and_a_broken_one_gets_a_clear_message(tmp_p
 
 def test_a_finger_and_a_pen_draw_too(tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.sqlite3'}", "DIGIT_KNOWER_STATE_DIR": str(tmp_path)}
-    with serve(env, ARTIFACTS / "e2e-serve-touch.log") as server, sync_playwright() as playwright:
+    with servers.page(env, ARTIFACTS / "e2e-serve-touch.log") as server, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
             phone = browser.new_context(viewport={"width": 1000, "height": 1400}, has_touch=True)
