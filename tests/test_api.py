@@ -69,9 +69,10 @@ def test_a_png_upload_is_read_and_logged_with_source_api(client: TestClient) -> 
         "latency_ms",
         "verdict",
         "digits",
+        "message",
     }
     assert body["digit"] == 1
-    assert body["verdict"] == "digit" and body["digits"] == [1]
+    assert (body["verdict"], body["digits"], body["message"]) == ("digit", [1], "It's a 1.")
     assert body["confidence"] == max(body["probabilities"])
     assert sum(body["probabilities"]) == pytest.approx(1.0)
     assert body["model_version"] == client.get("/v1/model").json()["version"]
@@ -80,7 +81,7 @@ def test_a_png_upload_is_read_and_logged_with_source_api(client: TestClient) -> 
     logged = client.get(f"/v1/predictions/{body['id']}").json()
     assert logged["source"] == "api"
     assert logged["digit"] == 1
-    assert logged["verdict"] == "digit" and logged["digits"] == [1]
+    assert (logged["verdict"], logged["digits"], logged["message"]) == ("digit", [1], "It's a 1.")
     assert logged["true_label"] is None
     assert len(base64.b64decode(logged["model_input"])) == 28 * 28
 

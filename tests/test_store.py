@@ -232,6 +232,29 @@ def test_stats_match_a_hand_computed_confusion_matrix(store: Store) -> None:
     assert stats.per_digit[5].accuracy is None
 
 
+def test_stats_count_rejected_and_old_rows_as_the_reader_read_them(store: Store) -> None:
+    """Turned away or read as several digits: counted apart; logged before verdicts: as one digit."""
+    for digit, verdict, label in [
+        (4, "digit", 4),
+        (9, "unsure", 4),
+        (1, "not_a_digit", 7),
+        (4, "several_digits", 4),
+        (2, None, 2),  # a row from before migration 0002
+        (5, "not_a_digit", None),
+    ]:
+        record = make_record(digit, verdict=verdict)
+        store.log_prediction(record)
+        if label is not None:
+            store.set_true_label(record.id, label)
+
+    stats = store.stats()
+
+    assert (stats.total, stats.labelled, stats.correct, stats.rejected) == (6, 3, 2, 2)
+    assert stats.per_verdict == {"digit": 1, "none": 1, "not_a_digit": 2, "several_digits": 1, "unsure": 1}
+    assert stats.per_digit[4].labelled == 2 and stats.per_digit[7].labelled == 0
+    assert [r.verdict for r in store.recent()].count(None) == 1  # old rows still list
+
+
 def test_stats_of_an_empty_log(store: Store) -> None:
     stats = store.stats()
     assert (stats.total, stats.labelled, stats.accuracy, stats.per_model) == (0, 0, None, [])

@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from digit_knower.store import SchemaOutOfDateError, Store
 from digit_knower.store.models import Base
@@ -109,3 +110,30 @@ def test_sqlite_files_run_in_wal_mode(tmp_path: Path) -> None:
         store.ensure_schema()
         with store.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_0002_adds_verdicts_keeping_old_rows_valid_up_down_and_up(store: Store) -> None:
+    """Rows logged before verdicts keep none, still list and count, and survive a downgrade."""
+    store.upgrade("0001")
+    old = make_record(3, verdict=None)
+    with store.engine.begin() as connection:  # written as the 0001 code wrote it
+        row = old.model_dump(exclude={"verdict", "digits"})
+        connection.execute(Base.metadata.tables["predictions"].insert().values(row))
+
+    store.upgrade("0002")
+    (listed,) = store.recent()
+    assert (listed.id, listed.verdict, listed.digits) == (old.id, None, None)
+    store.log_prediction(make_record(5, verdict="not_a_digit"))
+    bad = make_record(1).model_dump() | {"verdict": "maybe"}
+    with pytest.raises(IntegrityError), store.engine.begin() as connection:  # only the four verdicts
+        connection.execute(Base.metadata.tables["predictions"].insert().values(bad))
+    assert store.stats().per_verdict == {"none": 1, "not_a_digit": 1}
+
+    store.downgrade("0001")
+    with store.engine.connect() as connection:
+        count = connection.exec_driver_sql("SELECT count(*) FROM predictions").scalar()
+    assert count == 2
+    assert "verdict" not in {c["name"] for c in inspect(store.engine).get_columns("predictions")}
+
+    store.upgrade()
+    assert {r.id: r.verdict for r in store.recent()}[old.id] is None

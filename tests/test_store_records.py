@@ -100,14 +100,15 @@ def test_a_model_input_that_is_not_28_by_28_is_refused() -> None:
 def test_stats_from_grouped_counts() -> None:
     stats = Stats.from_counts(
         [
-            ("a", 3, 3, 2),
-            ("a", 3, 8, 1),
-            ("a", None, 5, 4),
-            ("b", 3, 3, 1),
-            ("b", 0, 6, 2),
+            ("a", 3, 3, "digit", 2),
+            ("a", 3, 8, "unsure", 1),
+            ("a", None, 5, "digit", 4),
+            ("b", 3, 3, None, 1),  # logged before verdicts: read as one digit
+            ("b", 0, 6, "digit", 2),
         ]
     )
-    assert (stats.total, stats.labelled, stats.correct) == (10, 6, 3)
+    assert (stats.total, stats.labelled, stats.correct, stats.rejected) == (10, 6, 3, 0)
+    assert stats.per_verdict == {"digit": 8, "none": 1, "unsure": 1}
     assert stats.accuracy == pytest.approx(0.5)
     assert [(m.model_version, m.predictions, m.labelled, m.correct) for m in stats.per_model] == [
         ("a", 7, 3, 2),
@@ -118,3 +119,20 @@ def test_stats_from_grouped_counts() -> None:
     assert stats.per_digit[5].accuracy is None  # predicted 5 four times, but never labelled
     assert stats.confusion[3] == [0, 0, 0, 3, 0, 0, 0, 0, 1, 0]
     assert stats.confusion[0][6] == 2
+
+
+def test_predictions_turned_away_or_read_as_several_digits_are_counted_apart_from_the_accuracy() -> None:
+    stats = Stats.from_counts(
+        [
+            ("a", 4, 4, "digit", 3),
+            ("a", 4, 9, "unsure", 1),
+            ("a", 4, 1, "not_a_digit", 2),  # the reader said so: not a misreading
+            ("a", 4, 4, "several_digits", 1),
+            ("a", None, 7, "not_a_digit", 5),  # unlabelled: counted in the total only
+        ]
+    )
+    assert (stats.total, stats.labelled, stats.correct, stats.rejected) == (12, 4, 3, 3)
+    assert stats.accuracy == pytest.approx(3 / 4)
+    assert stats.per_digit[4].labelled == 4 and stats.confusion[4][1] == 0
+    assert stats.per_verdict == {"digit": 3, "not_a_digit": 7, "several_digits": 1, "unsure": 1}
+    assert (stats.per_model[0].labelled, stats.per_model[0].correct) == (4, 3)

@@ -1,4 +1,5 @@
-"""Training: a smoke run on a few thousand digits, the augmentation, reproducibility and the export check."""
+"""Training: a smoke run on a few thousand digits, the data mix, the augmentation, calibration,
+reproducibility and the export check."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from digit_knower.data import Mnist, load_mnist
 from digit_knower.settings import get_settings
 from digit_knower.train import TrainConfig, TrainingFailed
 
-# A few thousand digits, one thread: a minute of CPU at most, even on a busy machine.
-SMOKE = TrainConfig(epochs=2, batch_size=64, train_limit=2500, val_size=1000, threads=1)
+# A few thousand digits, one thread: a minute or two of CPU, even on a busy machine.
+SMOKE = TrainConfig(
+    epochs=2, batch_size=64, train_limit=2500, val_size=1000, threads=1, nondigits=1200, val_nondigits=300
+)
+TINY = TrainConfig(epochs=1, batch_size=100, train_limit=500, val_size=200, nondigits=300, val_nondigits=60)
 
 CARD_KEYS = {
     "version",
@@ -34,6 +38,8 @@ CARD_KEYS = {
     "per_class_accuracy",
     "confusion_matrix",
     "history",
+    "reader",
+    "seconds",
 }
 
 
@@ -43,9 +49,16 @@ def mnist(mnist_dir: Path) -> Mnist:
 
 
 @pytest.fixture(scope="module")
-def smoke_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(
+    mnist_dir: Path, cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("model")
-    return train.run(SMOKE, mnist_dir, out), out
+    return train.run(SMOKE, mnist_dir, out, cache_dir=cache_dir), out
 
 
 def test_the_loss_falls_and_accuracy_is_far_above_chance(smoke_run: tuple[dict, Path]) -> None:
@@ -73,7 +86,7 @@ def test_all_outputs_are_written_and_the_onnx_file_is_self_contained(smoke_run: 
     (image,) = session.get_inputs()
     (logits,) = session.get_outputs()
     assert (image.name, image.type, image.shape[1:]) == ("image", "tensor(float)", [1, 28, 28])
-    assert (logits.name, logits.shape[1:]) == ("logits", [10])
+    assert (logits.name, logits.shape[1:]) == ("logits", [11])  # ten digits, then "not a digit"
 
 
 def test_the_card_is_filled_in(smoke_run: tuple[dict, Path]) -> None:
@@ -100,35 +113,33 @@ def test_onnx_runtime_and_torch_agree(smoke_run: tuple[dict, Path], mnist_dir: P
     assert card["onnx_max_prob_diff"] < train.MAX_PROB_DIFF
     test = load_mnist(mnist_dir, download=False).test
     onnx_probs = evaluate.softmax(evaluate.onnx_logits(out / "digit_cnn.onnx", test.images))
-    model = train.DigitCNN()
+    model = train.DigitCNN(widths=SMOKE.widths)
     model.load_state_dict(torch.load(out / "digit_cnn.pt"))
     torch_probs = evaluate.softmax(train.predict_logits(model, torch.from_numpy(test.images.copy())).numpy())
     assert np.array_equal(onnx_probs.argmax(1), torch_probs.argmax(1))
     assert np.abs(onnx_probs - torch_probs).max() < 1e-4
-    assert (onnx_probs.argmax(1) == test.labels).mean() == pytest.approx(card["test_accuracy"])
+    assert (onnx_probs[:, :10].argmax(1) == test.labels).mean() == pytest.approx(card["test_accuracy"])
 
 
 def test_a_disagreeing_export_fails_training_loudly(smoke_run: tuple[dict, Path], mnist: Mnist) -> None:
     _, out = smoke_run
     test = mnist.test
     wrong = torch.from_numpy(evaluate.onnx_logits(out / "digit_cnn.onnx", test.images))
-    wrong[0] += torch.tensor([0.0, 0, 0, 0, 0, 0, 0, 0, 0, 50.0])  # one image now reads as a 9
+    wrong[0] += torch.tensor([0.0, 0, 0, 0, 0, 0, 0, 0, 0, 50.0, 0])  # one image now reads as a 9
     with pytest.raises(
         TrainingFailed, match=r"disagrees with torch.*different predictions, largest probability"
     ):
         train.check_onnx_matches_torch(out / "digit_cnn.onnx", wrong, test.images)
 
 
-def test_the_same_seed_gives_the_same_model_and_another_seed_does_not(mnist: Mnist) -> None:
-    tiny = TrainConfig(epochs=1, batch_size=100, train_limit=500, val_size=200)
-
+def test_the_same_seed_gives_the_same_model_and_another_seed_does_not(mnist: Mnist, cache_dir: Path) -> None:
     def weights(cfg: TrainConfig) -> torch.Tensor:
-        model, _ = train.train_model(mnist, cfg)
+        model, _ = train.train_model(train.prepare_data(mnist, cfg, cache_dir), cfg)
         return torch.cat([p.detach().flatten() for p in model.parameters()])
 
-    first = weights(tiny)
-    assert torch.equal(first, weights(tiny))
-    assert not torch.equal(first, weights(TrainConfig(**{**tiny.__dict__, "seed": 1})))
+    first = weights(TINY)
+    assert torch.equal(first, weights(TINY))
+    assert not torch.equal(first, weights(TrainConfig(**{**TINY.__dict__, "seed": 1})))
 
 
 def test_stroke_augmentation_thickens_and_thins() -> None:
@@ -220,6 +231,60 @@ def test_a_failed_export_check_leaves_the_served_model_untouched(
 
     monkeypatch.setattr(train, "check_onnx_matches_torch", disagree)
     with pytest.raises(TrainingFailed):
-        train.run(TrainConfig(epochs=1, train_limit=300, val_size=100, threads=1), mnist_dir, tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["digit_cnn.onnx"]
+        train.run(TINY, mnist_dir, tmp_path, cache_dir=tmp_path / "cache")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "digit_cnn.onnx"]
     assert (tmp_path / "digit_cnn.onnx").read_bytes() == b"the model being served"
+
+
+def test_each_batch_mixes_mnist_redrawn_digits_and_non_digits_in_their_shares(
+    mnist: Mnist, cache_dir: Path
+) -> None:
+    data = train.prepare_data(mnist, TINY, cache_dir)
+    plan = train.batches(data, torch.Generator().manual_seed(0), TINY)
+    assert sorted(torch.cat([b["mnist"] for b in plan]).tolist()) == list(
+        range(TINY.train_limit)
+    )  # each once
+    first = plan[0]
+    assert len(first["redrawn"]) == round(TINY.batch_size * TINY.redrawn_share)
+    assert len(first["nondigits"]) == round(TINY.batch_size * TINY.nondigit_share)
+    x, y = train.make_batch(data, first, torch.Generator().manual_seed(0), TINY)
+    assert x.shape == (TINY.batch_size, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
+    assert (y == 10).sum() == len(first["nondigits"])  # the eleventh class: not a digit
+
+
+def test_redrawings_of_validation_digits_stay_in_validation(mnist: Mnist, cache_dir: Path) -> None:
+    data = train.prepare_data(mnist, TINY, cache_dir)
+    assert len(data.train["redrawn"].labels) == TINY.train_limit * TINY.redraws
+    assert len(data.val["redrawn"].labels) == TINY.val_size * TINY.redraws
+    assert torch.equal(data.val["redrawn"].labels[:: TINY.redraws], data.val["mnist"].labels)
+    assert (len(data.train["nondigits"].labels), len(data.val["nondigits"].labels)) == (300, 60)
+    assert not set(map(bytes, data.val["nondigits"].images.numpy())) & set(
+        map(bytes, data.train["nondigits"].images.numpy())
+    )
+
+
+def test_drawings_are_made_once_then_read_from_the_cache(mnist: Mnist, tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        **{**TINY.__dict__, "train_limit": 100, "val_size": 50, "nondigits": 40, "val_nondigits": 20}
+    )
+    first = train.prepare_data(mnist, cfg, tmp_path)
+    files = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert len(files) == 2  # the training side and the validation side
+    again = train.prepare_data(mnist, cfg, tmp_path)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == files
+    assert torch.equal(first.train["redrawn"].images, again.train["redrawn"].images)
+    train.prepare_data(mnist, TrainConfig(**{**cfg.__dict__, "seed": 1}), tmp_path)
+    assert len(list(tmp_path.iterdir())) == 4  # another seed: other drawings, other files
+
+
+def test_the_card_says_how_the_model_reads_people(smoke_run: tuple[dict, Path]) -> None:
+    card, _ = smoke_run
+    reader = card["reader"]
+    assert 0.2 <= reader["temperature"] <= 5
+    assert 0 < reader["not_a_digit_threshold"] <= 1 and 0 < reader["unsure_threshold"] < 1
+    # Picked on validation to turn away about the budgeted share of validation digits.
+    assert reader["val_digits_turned_away"] <= 3 * (SMOKE.rejected_share + SMOKE.unsure_share)
+    assert reader["test_ece"] < reader["test_ece_before_temperature"]
+    for key in ("test_mouse_style_accuracy", "test_nondigits_caught", "test_accuracy_through_reader"):
+        assert 0.5 < reader[key] <= 1, key
+    assert set(card["seconds"]) == {"data", "training", "export_and_test"}

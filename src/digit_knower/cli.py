@@ -76,19 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         _train,
         "train the CNN on MNIST and export it to ONNX",
-        "Train the CNN on MNIST (downloading and verifying the data if needed), hold out a "
-        "validation split for every training-time choice, score the test set once at the end, "
-        "export a self-contained ONNX file, check it against torch, and write the model card "
-        "and plots. Needs the 'train' extra (torch).",
+        "Train the CNN on MNIST (downloading and verifying the data if needed), mixed with the "
+        "same digits redrawn as people draw them and with drawings that are no digit (made once, "
+        "on every core, and cached in DIGIT_KNOWER_CACHE_DIR). Hold out a validation split for "
+        "every training-time choice (the temperature that calibrates the confidence, the "
+        "reader's thresholds), score the test sets once at the end, export a self-contained ONNX "
+        "file, check it against torch, and write the model card and plots. Needs the 'train' "
+        "extra (torch).",
     )
     p.add_argument(
         "--epochs",
         type=int,
         default=None,
-        help="passes over the training split (default: 15, the tuned preset; 1 is the quick preset)",
+        help="passes over the MNIST training split (default: 12, the tuned preset; 1 is the quick preset)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same model")
-    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: 128)")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="mini-batch size, all three sources (default: 256)"
+    )
     p.add_argument(
         "--out", type=Path, default=Path("model"), help="folder for the ONNX file, weights, card and plots"
     )
@@ -99,7 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="torch CPU threads (default: 2, measured faster than 1 on this 2-core machine)",
+        help="torch CPU threads, and processes making the drawings (default: 2, measured faster "
+        "than 1 on this 2-core machine)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=settings.cache_dir,
+        help="where the redrawn digits and non-digits are kept once made (env DIGIT_KNOWER_CACHE_DIR)",
     )
 
     p = add(

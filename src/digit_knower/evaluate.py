@@ -12,14 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
+from digit_knower.calibrate import softmax
 from digit_knower.data import DataError, load_test
+
+__all__ = ["confusion_matrix", "onnx_logits", "per_class_accuracy", "softmax"]
 
 ONNX_FILE = "digit_cnn.onnx"
 CARD_FILE = "model_card.json"
 
 
 def onnx_logits(onnx_path: Path, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Logits (N, 10) float32 from the ONNX model for uint8 images (N, 28, 28), white ink on black."""
+    """Logits (N, 11) float32 from the ONNX model for uint8 images (N, 28, 28), white ink on black:
+    the ten digits, then "not a digit" (a model made before that class has only the ten)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -28,13 +32,6 @@ def onnx_logits(onnx_path: Path, images: np.ndarray, batch_size: int = 1000) -> 
         x = images[start : start + batch_size, None].astype(np.float32) / 255.0
         out.append(session.run(["logits"], {"image": x})[0])
     return np.concatenate(out)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax in float64, as every caller of the model does it."""
-    z = logits.astype(np.float64)
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -82,7 +79,8 @@ def main(args: argparse.Namespace) -> int:
     card_path = model_dir / CARD_FILE
     version = json.loads(card_path.read_text())["version"] if card_path.is_file() else "(no model card)"
     print(f"model {version} from {model_dir}, scored on the {len(test.labels)} MNIST test images\n")
-    print(format_report(confusion_matrix(test.labels, logits.argmax(axis=1))))
+    # The likeliest digit, whatever "not a digit" says: MNIST's test digits are all digits.
+    print(format_report(confusion_matrix(test.labels, logits[:, :10].argmax(axis=1))))
     return 0
 
 

@@ -1,9 +1,10 @@
 """The digit CNN. Only training imports this module (and torch); serving runs the exported ONNX file.
 
-Three conv blocks (conv -> BatchNorm -> ReLU -> 2x2 max-pool) halve the picture 28 -> 14 -> 7 -> 3 while
-widening 32 -> 64 -> 128 channels, then one dropout + linear layer reads the 128x3x3 features.
-About 105k parameters and 8M multiply-adds per digit: small enough to train to 99.6%+ in minutes on
-two CPU cores (see README, "Training").
+Three conv blocks (conv -> BatchNorm -> ReLU -> 2x2 max-pool) halve the picture 28 -> 14 -> 7 -> 3
+while widening the channels, then one dropout + linear layer reads the features. Eleven outputs:
+the ten digits and "not a digit" (see `nondigits`). The logits leave divided by a temperature,
+fitted after training on the validation split, so that a softmax gives calibrated probabilities
+(temperature scaling, Guo et al. 2017); it is 1 while training, and travels inside the ONNX graph.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from torch import nn
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
-ARCHITECTURE = (
-    "DigitCNN: normalise -> conv5x5(32)-BN-ReLU-maxpool -> conv3x3(64)-BN-ReLU-maxpool "
-    "-> conv3x3(128)-BN-ReLU-maxpool -> dropout -> linear(1152->10)"
-)
+CLASSES = 11  # the digits 0-9, then "not a digit"
+NOT_A_DIGIT = 10
+WIDTHS = (32, 64, 128)
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
@@ -32,22 +32,35 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequ
     )
 
 
+def architecture(widths: tuple[int, int, int] = WIDTHS, classes: int = CLASSES) -> str:
+    """The network in one line, for the model card."""
+    a, b, c = widths
+    return (
+        f"DigitCNN: normalise -> conv5x5({a})-BN-ReLU-maxpool -> conv3x3({b})-BN-ReLU-maxpool "
+        f"-> conv3x3({c})-BN-ReLU-maxpool -> dropout -> linear({c * 9}->{classes}) -> /temperature"
+    )
+
+
 class DigitCNN(nn.Module):
-    def __init__(self, dropout: float = 0.3) -> None:
+    def __init__(
+        self, dropout: float = 0.3, widths: tuple[int, int, int] = WIDTHS, classes: int = CLASSES
+    ) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(MNIST_MEAN))
         self.register_buffer("std", torch.tensor(MNIST_STD))
+        self.register_buffer("temperature", torch.tensor(1.0))
+        a, b, c = widths
         self.features = nn.Sequential(
-            conv_block(1, 32, 5),  # 28 -> 14
-            conv_block(32, 64, 3),  # 14 -> 7
-            conv_block(64, 128, 3),  # 7 -> 3
+            conv_block(1, a, 5),  # 28 -> 14
+            conv_block(a, b, 3),  # 14 -> 7
+            conv_block(b, c, 3),  # 7 -> 3
         )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(128 * 3 * 3, 10))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * 3 * 3, classes))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """image: float (N, 1, 28, 28), pixel/255, white ink on black. Returns logits (N, 10)."""
+        """image: float (N, 1, 28, 28), pixel/255, white ink on black. Returns logits (N, classes)."""
         x = (image - self.mean) / self.std
-        return self.classifier(self.features(x))
+        return self.classifier(self.features(x)) / self.temperature
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -14,17 +14,27 @@ import copy
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final
 
 import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from digit_knower.preprocess import MODEL_SIZE, EmptyImageError, InvalidImageError, preprocess
+from digit_knower import preprocess, segment, verdict
+from digit_knower.preprocess import EmptyImageError, InvalidImageError
+from digit_knower.verdict import VERDICTS, Reading, Thresholds, Verdict
 
-__all__ = ["EmptyImageError", "InvalidImageError", "ModelNotFoundError", "Prediction", "Predictor"]
+__all__ = [
+    "VERDICTS",
+    "EmptyImageError",
+    "InvalidImageError",
+    "ModelNotFoundError",
+    "Prediction",
+    "Predictor",
+    "Verdict",
+]
 
 MODEL_FILE: Final = "digit_cnn.onnx"
 CARD_FILE: Final = "model_card.json"
@@ -33,11 +43,6 @@ OUTPUT_NAME: Final = "logits"
 # The model runs on batches of at most this many, so its working memory stays bounded
 # however many pictures predict_batch is given.
 BATCH_CHUNK: Final = 512
-
-
-# What the reader makes of a picture (see `Prediction.verdict`).
-Verdict = Literal["digit", "unsure", "not_a_digit", "several_digits"]
-VERDICTS: Final[tuple[Verdict, ...]] = ("digit", "unsure", "not_a_digit", "several_digits")
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -62,6 +67,11 @@ class Prediction:
     model_version: str
     verdict: Verdict = "digit"
     digits: tuple[int, ...] = ()
+    # The probability that the picture (for several digits: the first) is no digit at all.
+    not_a_digit_probability: float = 0.0
+    # For several digits, each digit as read on its own, left to right (`digit`, `confidence`,
+    # `probabilities` and `model_input` are the first one's); () otherwise.
+    parts: tuple[Prediction, ...] = ()
 
 
 class Predictor:
@@ -74,6 +84,7 @@ class Predictor:
         self._session = session
         self._card = card
         self._version = str(card["version"])
+        self._thresholds = Thresholds.from_card(card)
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None) -> Predictor:
@@ -102,45 +113,88 @@ class Predictor:
     def model_version(self) -> str:
         return self._version
 
+    @property
+    def thresholds(self) -> Thresholds:
+        return self._thresholds
+
     def predict(self, image: object) -> Prediction:
-        """Read the digit in one picture: PIL image, uint8 array (H,W)/(H,W,3)/(H,W,4), or bytes."""
-        model_input = preprocess(image)
-        return self._predictions(model_input[np.newaxis])[0]
+        """Read the digit(s) in one picture: PIL image, uint8 array (H,W)/(H,W,3)/(H,W,4), or bytes."""
+        return self._predictions([_model_inputs(image)])[0]
 
     def predict_batch(self, images: Sequence[object]) -> list[Prediction]:
         """predict() for many pictures, in the same order, with the model run in batches.
 
         An unreadable picture raises its error, naming its position in the list.
         """
-        inputs = np.empty((len(images), MODEL_SIZE, MODEL_SIZE), dtype=np.uint8)
+        inputs = []
         for index, image in enumerate(images):
             try:
-                inputs[index] = preprocess(image)
+                inputs.append(_model_inputs(image))
             except (EmptyImageError, InvalidImageError) as e:
                 raise type(e)(f"Image {index} of the batch: {e}") from e
-        predictions: list[Prediction] = []
-        for start in range(0, len(inputs), BATCH_CHUNK):
-            predictions.extend(self._predictions(inputs[start : start + BATCH_CHUNK]))
+        return self._predictions(inputs)
+
+    def _predictions(self, inputs: list[_Inputs]) -> list[Prediction]:
+        """One Prediction per picture; `inputs[i]` holds picture i's whole and its parts, if any."""
+        readings = self._read(np.concatenate([i.pictures for i in inputs]))
+        predictions, start = [], 0
+        for picture in inputs:
+            stop = start + len(picture.pictures)
+            predictions.append(self._prediction(picture, readings[start:stop]))
+            start = stop
         return predictions
 
-    def _predictions(self, model_inputs: NDArray[np.uint8]) -> list[Prediction]:
-        tensor = model_inputs[:, np.newaxis].astype(np.float32) / 255
-        (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
-        probabilities = _softmax(logits)
-        return [
-            Prediction(
-                digit=int(digit),
-                confidence=float(row[digit]),
-                probabilities=tuple(row.tolist()),
-                model_input=_read_only(picture),
-                model_version=self._version,
-                verdict="digit",
-                digits=(int(digit),),
-            )
-            for digit, row, picture in zip(
-                probabilities.argmax(axis=1), probabilities, model_inputs, strict=True
-            )
-        ]
+    def _read(self, model_inputs: NDArray[np.uint8]) -> list[Reading]:
+        # In chunks, so the model's working memory stays bounded however many pictures come.
+        readings: list[Reading] = []
+        for start in range(0, len(model_inputs), BATCH_CHUNK):
+            chunk = model_inputs[start : start + BATCH_CHUNK]
+            tensor = chunk[:, np.newaxis].astype(np.float32) / 255
+            (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
+            readings.extend(verdict.read(logits, self._thresholds))
+        return readings
+
+    def _prediction(self, inputs: _Inputs, readings: list[Reading]) -> Prediction:
+        pictures, whole, parts = inputs.pictures, readings[0], readings[1:]
+        if verdict.several_digits(whole, parts, inputs.clearly_apart):
+            each = tuple(self._single(p, r) for p, r in zip(pictures[1:], parts, strict=True))
+            return replace(each[0], verdict="several_digits", digits=tuple(p.digit for p in each), parts=each)
+        return self._single(pictures[0], whole)
+
+    def _single(self, picture: NDArray[np.uint8], reading: Reading) -> Prediction:
+        return Prediction(
+            digit=reading.digit,
+            confidence=reading.confidence,
+            probabilities=reading.probabilities,
+            model_input=_read_only(picture),
+            model_version=self._version,
+            verdict=reading.verdict,
+            digits=() if reading.verdict == "not_a_digit" else (reading.digit,),
+            not_a_digit_probability=reading.not_a_digit,
+        )
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the model reads of one picture: the picture as one digit, then each of several digits
+    side by side in it, if `segment` finds two or more; whether they really are digits, the model
+    says (see `verdict.several_digits`)."""
+
+    pictures: NDArray[np.uint8]  # (1 + parts, 28, 28)
+    clearly_apart: bool = False
+
+
+def _model_inputs(image: object) -> _Inputs:
+    ink = preprocess.ink_of(image)
+    whole = preprocess.digit_input(ink)
+    split = segment.digit_spans(preprocess.strong(ink))
+    parts = []
+    for span in split.spans:
+        try:
+            parts.append(preprocess.digit_input(ink[:, span], picture_extent=max(ink.shape)))
+        except EmptyImageError:  # a piece that is only a speck: no several digits after all
+            return _Inputs(whole[np.newaxis])
+    return _Inputs(np.stack([whole, *parts]), split.clearly_apart)
 
 
 def _read_only(picture: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -149,14 +203,6 @@ def _read_only(picture: NDArray[np.uint8]) -> NDArray[np.uint8]:
     own = picture.copy()
     own.flags.writeable = False
     return own
-
-
-def _softmax(logits: NDArray[np.float32]) -> NDArray[np.float64]:
-    # In float64, with each row's maximum subtracted: the 10 probabilities sum to 1 to
-    # within 1e-15, and no logit can overflow.
-    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _session_options() -> ort.SessionOptions:

@@ -49,9 +49,12 @@ __all__ = [
     "EmptyImageError",
     "InvalidImageError",
     "decode_image",
+    "digit_input",
+    "ink_of",
     "pixel_count",
     "preprocess",
     "stroke_width",
+    "strong",
 ]
 
 MODEL_SIZE: Final = 28
@@ -67,6 +70,8 @@ MIN_CONTRAST: Final = 32
 # Ink within this many times the paper's grain (see _paper_level) of the paper's grey is
 # the paper's own texture.
 GRAIN_MARGIN: Final = 2.0
+# The paper's level is the peak of the grey histogram smoothed over this many levels each side.
+PAPER_SMOOTHING: Final = 3
 # After stretching the ink to full contrast, anything fainter than this share of it is
 # paper texture or compression noise, not stroke: it does not count when cropping.
 NOISE_FLOOR: Final = 0.1
@@ -74,12 +79,9 @@ NOISE_FLOOR: Final = 0.1
 # the digit, and is cropped away.
 SPECK_SHARE: Final = 0.05
 # Ink no longer than this (in pixels, or as a share of the picture's longest side) is a
-# speck, not a digit. So is a round blob (about 2 stroke widths long, where a short fat
-# "1" is 2.5 or more) that is also small.
+# speck: the picture counts as blank.
 MIN_INK_PIXELS: Final = 4
 MIN_INK_SHARE: Final = 0.05
-DOT_STROKES: Final = 2.2
-DOT_SHARE: Final = 0.25
 
 # Stroke width in 28x28 pixels, as `stroke_width` measures it on the MNIST training set:
 # median 2.5; 0.1th, 1st, 99th and 99.9th percentiles 1.2, 1.4, 4.7 and 6.1. Only strokes
@@ -131,15 +133,27 @@ def _blank_error() -> EmptyImageError:
 
 
 def _paper_level(pixels: NDArray[np.uint8]) -> tuple[int, float]:
-    """The paper's grey and its grain, from the picture's outer frame, which a digit rarely fills.
+    """The paper's grey and its grain, from the picture's dominant level.
 
-    The grey is the frame's median; the grain is how far most of the frame (nine in ten
-    pixels) strays from it.
+    The paper is the most common grey (after smoothing the histogram over a few levels, so the
+    mottled paper of a photo or a JPEG still has one peak): a digit covers far less than half of
+    its picture, however big it is drawn, and wherever it touches the edges. The grain is how far
+    nine in ten of the pixels near that peak (within MIN_CONTRAST levels) stray from it: the
+    strokes lie farther away, all but their faint anti-aliased rim, too thin to move the figure.
     """
-    frame = np.sort(np.concatenate((pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1])))
-    paper = int(frame[len(frame) // 2])
-    strays = np.sort(np.abs(frame.astype(np.int16) - paper))
-    return paper, float(strays[len(strays) * 9 // 10])
+    counts = np.bincount(pixels.ravel(), minlength=256)
+    smoothed = np.convolve(counts, np.ones(2 * PAPER_SMOOTHING + 1), mode="same")
+    peak = int(smoothed.argmax())
+    # The exact level within the peak (a canvas's paper is one level, which the smoothing blurs).
+    start = max(peak - PAPER_SMOOTHING, 0)
+    paper = start + int(counts[start : peak + PAPER_SMOOTHING + 1].argmax())
+    low, high = max(paper - MIN_CONTRAST, 0), min(paper + MIN_CONTRAST, 255)
+    near = counts[low : high + 1]
+    strays = np.abs(np.arange(low, high + 1) - paper)
+    # The share of the near pixels within each distance, distance by distance.
+    order = np.argsort(strays, kind="stable")
+    within = np.cumsum(near[order]) / near.sum()
+    return paper, float(strays[order][np.searchsorted(within, 0.9)])
 
 
 # ---------------------------------------------------------------------------------------
@@ -153,10 +167,10 @@ def _ink_box(ink: NDArray[np.uint8]) -> tuple[int, int, int, int]:
     The digit is found on the ink above the noise floor; the box then grows by a pixel to
     take back the faint anti-aliased rim of the strokes (MNIST digits have one).
     """
-    strong = ink >= round(NOISE_FLOOR * 255)
-    if not strong.any():  # what stood out was the paper's own grain
+    inked = strong(ink)
+    if not inked.any():  # what stood out was the paper's own grain
         raise _blank_error()
-    rows, cols = _speckless_spans(strong)
+    rows, cols = _speckless_spans(inked)
     top, bottom = max(rows.start - 1, 0), min(rows.stop + 1, ink.shape[0])
     left, right = max(cols.start - 1, 0), min(cols.stop + 1, ink.shape[1])
     window = ink[top:bottom, left:right]
@@ -306,12 +320,34 @@ def preprocess(image: object) -> NDArray[np.uint8]:
     bytes of an image file. Raises InvalidImageError for input that is not a picture and
     EmptyImageError for a picture with no digit on it.
     """
-    ink = _ink(grey_on_paper(to_pil(image)))
+    return digit_input(ink_of(image))
+
+
+def ink_of(image: object) -> NDArray[np.uint8]:
+    """Steps 1-2: any picture -> its ink, white on black at full contrast, about 100 pixels across.
+
+    EmptyImageError when nothing stands out from the paper.
+    """
+    return _ink(grey_on_paper(to_pil(image)))
+
+
+def strong(ink: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    """Where the ink is clearly ink, above the noise floor: what cropping and `segment` look at."""
+    return ink >= round(NOISE_FLOOR * 255)
+
+
+def digit_input(ink: NDArray[np.uint8], picture_extent: int | None = None) -> NDArray[np.uint8]:
+    """Steps 3-6: the ink of one digit -> the (28, 28) model input.
+
+    `picture_extent`: the longest side of the whole picture, when `ink` is a part of it (one
+    of several digits); specks are judged against the whole picture. EmptyImageError when the
+    ink is only a speck.
+    """
     left, top, right, bottom = _ink_box(ink)
     crop = ink[top:bottom, left:right]
     digit = _at_most(crop, STROKE_WORK_SIZE)
     width = stroke_width(digit)
-    _reject_specks(max(crop.shape), max(ink.shape), max(digit.shape) / width)
+    _reject_specks(max(crop.shape), picture_extent or max(ink.shape))
     digit = _trim(_normalise_stroke(digit, width))
     patch = _resize(digit, BOX_SIZE / max(digit.shape))
     return _centre_by_mass(patch)
@@ -327,11 +363,11 @@ def _at_most(crop: NDArray[np.uint8], side: int) -> NDArray[np.float32]:
     return crop.astype(np.float32) / 255
 
 
-def _reject_specks(ink_extent: int, picture_extent: int, extent_in_strokes: float) -> None:
-    tiny = ink_extent < MIN_INK_PIXELS or ink_extent < MIN_INK_SHARE * picture_extent
-    dot = extent_in_strokes < DOT_STROKES and ink_extent < DOT_SHARE * picture_extent
-    if tiny or dot:
+def _reject_specks(ink_extent: int, picture_extent: int) -> None:
+    # Only what is too small to be anything. A dot or a dash big enough to be seen is a drawing,
+    # and the model says whether it is a digit (it was trained on such marks as non-digits).
+    if ink_extent < MIN_INK_PIXELS or ink_extent < MIN_INK_SHARE * picture_extent:
         raise EmptyImageError(
-            "The picture holds only a dot or speck of ink, not a digit. Draw the digit larger, "
+            "The picture holds only a speck of ink, not a digit. Draw the digit larger, "
             "filling most of the canvas."
         )

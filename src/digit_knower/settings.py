@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         validation_alias="DIGIT_KNOWER_DATA_DIR",
         description="Where the MNIST IDX files lie, or are downloaded to.",
     )
+    cache_dir: Path = Field(
+        default_factory=lambda: app_data_dir() / "cache",
+        validation_alias="DIGIT_KNOWER_CACHE_DIR",
+        description="Where training keeps the drawings it makes once (redrawn digits, non-digits).",
+    )
     state_dir: Path = Field(
         default_factory=app_data_dir,
         validation_alias="DIGIT_KNOWER_STATE_DIR",

@@ -7,6 +7,7 @@ is measured exactly the way the test exercises the page.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from pathlib import Path
@@ -58,6 +59,31 @@ def stroke_seven() -> list[list[Point]]:
 
 
 STROKES = {1: stroke_one, 0: stroke_zero, 7: stroke_seven}
+
+
+def stroke_scribble() -> list[list[Point]]:
+    """A zig-zag scribble over most of the canvas: no digit."""
+    corners = [(40, 60), (230, 90), (50, 130), (240, 150), (30, 190), (220, 230), (60, 250), (200, 40)]
+    line = [
+        (x0 + (x1 - x0) * t / 6, y0 + (y1 - y0) * t / 6)
+        for (x0, y0), (x1, y1) in itertools.pairwise(corners)
+        for t in range(6)
+    ]
+    return [[*line, corners[-1]]]
+
+
+def side_by_side(*digits: int) -> list[list[Point]]:
+    """The digits' strokes shrunk into equal columns across the canvas, a gap between them."""
+    width = 280 / len(digits)
+    shrink = 0.8 / len(digits)
+    return [
+        [
+            (i * width + width / 2 + (x - 140) * shrink * 1.6, 140 + (y - 140) * shrink * 1.6)
+            for x, y in stroke
+        ]
+        for i, digit in enumerate(digits)
+        for stroke in STROKES[digit]()
+    ]
 
 
 class DigitPage:
@@ -116,8 +142,9 @@ class DigitPage:
     def _shown(self) -> Locator:
         return self.page.get_by_test_id("dk-digit")
 
-    def predict(self, button: str = "predict") -> tuple[int, float]:
-        """Press Predict; return the digit shown and the seconds from the click to a new result."""
+    def predict(self, button: str = "predict") -> tuple[str, float]:
+        """Press Predict; return what is shown big (a digit, "4?", "4 2" or a cross) and the seconds
+        from the click to a new result."""
         before = self._shown().get_attribute("data-record") if self._shown().count() else None
         self.page.locator(f".st-key-{button} button").click()
         started = time.perf_counter()
@@ -131,7 +158,11 @@ class DigitPage:
         )
         seconds = time.perf_counter() - started
         self.wait_until_idle()  # the rest of the run (history, stats) replaces any stale elements
-        return int(self._shown().inner_text().strip()), seconds
+        return self._shown().inner_text().strip(), seconds
+
+    def message(self) -> str:
+        """The reader's words under the answer, e.g. "That doesn't look like a digit." """
+        return self.page.get_by_test_id("dk-message").inner_text().strip()
 
     def wait_until_idle(self) -> None:
         self.page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(

@@ -23,7 +23,15 @@ from playwright.sync_api import sync_playwright
 from digit_knower import InvalidImageError, Predictor
 from digit_knower.store import Store
 from tests import servers
-from tests.e2e.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium, upload
+from tests.e2e.browser import (
+    ARTIFACTS,
+    STROKES,
+    DigitPage,
+    launch_chromium,
+    side_by_side,
+    stroke_scribble,
+    upload,
+)
 from tests.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.e2e
@@ -66,9 +74,10 @@ def test_draw_predict_and_label_three_digits(
                 page.draw(strokes())
                 shown, took = page.predict()
                 seconds.append(took)
-                if shown != digit:
+                if shown != str(digit):
                     page.page.screenshot(path=str(ARTIFACTS / f"e2e-{name}-misread-{digit}.png"))
-                assert shown == digit, f"drew a {digit}, the page said {shown}"
+                assert shown == str(digit), f"drew a {digit}, the page said {shown}"
+                assert page.message() == f"It's a {digit}."
 
                 confirmation = page.submit_label(digit)
                 assert f"it is a {digit}" in confirmation
@@ -97,7 +106,7 @@ def test_an_uploaded_picture_is_read_and_a_broken_one_gets_a_clear_message(tmp_p
             page = DigitPage(browser.new_page(viewport={"width": 1400, "height": 1200}), server.url)
             upload(page.page, "seven.jpg", seven_on_paper(), "image/jpeg")
             shown, _ = page.predict(button="predict_upload")
-            assert shown == 7
+            assert shown == "7"
 
             page = DigitPage(browser.new_page(viewport={"width": 1400, "height": 1200}), server.url)
             upload(page.page, "broken.png", BROKEN, "image/png")
@@ -120,10 +129,10 @@ def test_a_finger_and_a_pen_draw_too(tmp_path: Path) -> None:
             phone = browser.new_context(viewport={"width": 1000, "height": 1400}, has_touch=True)
             page = DigitPage(phone.new_page(), server.url)
             page.draw_with("touch", STROKES[1]())
-            assert page.predict()[0] == 1
+            assert page.predict()[0] == "1"
             page.clear()
             page.draw_with("pen", STROKES[7]())
-            assert page.predict()[0] == 7
+            assert page.predict()[0] == "7"
             page.page.screenshot(path=str(ARTIFACTS / "e2e-touch-and-pen.png"))
         finally:
             browser.close()
@@ -146,3 +155,28 @@ def seven_on_paper() -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG")
     return buffer.getvalue()
+
+
+def test_a_scribble_is_called_no_digit_and_two_digits_are_both_read(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.sqlite3'}", "DIGIT_KNOWER_STATE_DIR": str(tmp_path)}
+    with servers.page(env, ARTIFACTS / "e2e-serve-verdicts.log") as server, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = DigitPage(browser.new_page(viewport={"width": 1400, "height": 1600}), server.url)
+            page.draw(stroke_scribble())
+            shown, _ = page.predict()
+            assert (shown, page.message()) == ("✗", "That doesn't look like a digit.")
+            page.page.screenshot(path=str(ARTIFACTS / "e2e-scribble.png"), full_page=True)
+
+            page.clear()
+            page.draw(side_by_side(1, 0))
+            shown, _ = page.predict()
+            assert (shown, page.message()) == ("1 0", "I see several digits: 1 0.")
+            page.page.screenshot(path=str(ARTIFACTS / "e2e-several-digits.png"), full_page=True)
+        finally:
+            browser.close()
+    store = Store(env["DATABASE_URL"], outbox_path=tmp_path / "test-outbox.sqlite3")
+    assert [(r.verdict, r.digits) for r in store.recent()] == [
+        ("several_digits", [1, 0]),
+        ("not_a_digit", []),
+    ]

@@ -8,9 +8,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from digit_knower.store.records import Verdict
+from digit_knower.verdict import describe
 
 VERDICT_DESCRIPTION = (
     "What the picture holds: 'digit' (one digit, read with confidence), 'unsure' (probably one "
@@ -18,6 +19,7 @@ VERDICT_DESCRIPTION = (
     "'several_digits' (two or more digits side by side; `digits` lists them)."
 )
 DIGITS_DESCRIPTION = "The digits read, left to right: one for 'digit' and 'unsure', none for 'not_a_digit'."
+MESSAGE_DESCRIPTION = "What the reader says, in words to show a person."
 
 Pixel = Annotated[int, Field(strict=True, ge=0, le=255)]
 PixelRow = Annotated[list[Pixel], Field(min_length=28, max_length=28)]
@@ -76,6 +78,11 @@ class PredictionCreated(BaseModel):
     verdict: Verdict = Field(description=VERDICT_DESCRIPTION)
     digits: list[int] = Field(description=DIGITS_DESCRIPTION)
 
+    @computed_field(description=MESSAGE_DESCRIPTION, examples=["Not sure: 4, or maybe 9?"])  # type: ignore[prop-decorator]
+    @property
+    def message(self) -> str:
+        return describe(self.verdict, self.digits, self.probabilities)
+
 
 class PredictionOut(BaseModel):
     """A logged prediction, with its true label once someone has given it."""
@@ -102,6 +109,11 @@ class PredictionOut(BaseModel):
     digits: list[int] | None = Field(
         description=DIGITS_DESCRIPTION + " Null for predictions logged before verdicts."
     )
+
+    @computed_field(description=MESSAGE_DESCRIPTION)  # type: ignore[prop-decorator]
+    @property
+    def message(self) -> str:
+        return describe(self.verdict, self.digits, self.probabilities)
 
     @field_validator("model_input", mode="before")
     @classmethod

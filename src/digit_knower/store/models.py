@@ -103,8 +103,8 @@ class Prediction(Base):
             postgresql_where=text("true_label IS NOT NULL"),
             sqlite_where=text("true_label IS NOT NULL"),
         ),
-        # stats(): one GROUP BY over these three columns, answered from the index alone.
-        Index("ix_predictions_stats", "model_version", "true_label", "digit"),
+        # stats(): one GROUP BY over these four columns, answered from the index alone.
+        Index("ix_predictions_stats", "model_version", "true_label", "digit", "verdict"),
     )
 
 

@@ -54,10 +54,10 @@ def recent(connection: Connection, limit: int, offset: int, labelled: bool | Non
 
 
 def stats(connection: Connection) -> Stats:
-    """Every figure from one GROUP BY (at most versions x 11 x 10 rows), never from all the rows."""
+    """Every figure from one GROUP BY (at most versions x 11 x 10 x 5 rows), never from all the rows."""
     c = predictions.c
-    statement = select(c.model_version, c.true_label, c.digit, func.count()).group_by(
-        c.model_version, c.true_label, c.digit
+    statement = select(c.model_version, c.true_label, c.digit, c.verdict, func.count()).group_by(
+        c.model_version, c.true_label, c.digit, c.verdict
     )
     return Stats.from_counts([tuple(row) for row in connection.execute(statement)])
 

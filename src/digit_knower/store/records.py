@@ -125,29 +125,53 @@ class DigitStats(BaseModel):
     accuracy: float | None = Field(description="share of the drawings of this digit read correctly")
 
 
+# Verdicts whose prediction was read as one digit: they count toward the accuracy. (Rows logged
+# before verdicts, with none, were all read as one digit.)
+READ_AS_ONE_DIGIT = frozenset({"digit", "unsure", None})
+
+
 class Stats(BaseModel):
-    """Live metrics over the labelled predictions."""
+    """Live metrics over the labelled predictions.
+
+    The accuracy counts the labelled predictions read as one digit (verdict "digit" or "unsure",
+    or logged before verdicts); those the reader turned away as no digit, or read as several
+    digits, are counted apart, in `rejected`.
+    """
 
     total: int
-    labelled: int
+    labelled: int = Field(description="labelled predictions read as one digit: the accuracy's base")
     correct: int
     accuracy: float | None
+    rejected: int = Field(
+        description="labelled predictions the reader called 'not_a_digit' or 'several_digits': "
+        "not in the accuracy"
+    )
+    per_verdict: dict[str, int] = Field(
+        description="all predictions by verdict; 'none' for those logged before verdicts existed"
+    )
     per_model: list[ModelStats]
     per_digit: list[DigitStats]
     confusion: list[list[int]] = Field(description="10x10 counts: rows = true label, columns = predicted")
 
     @classmethod
-    def from_counts(cls, counts: list[tuple[str, int | None, int, int]]) -> Stats:
-        """Build every figure from (model_version, true_label or None, predicted digit, count) groups."""
+    def from_counts(cls, counts: list[tuple[str, int | None, int, str | None, int]]) -> Stats:
+        """Every figure from (model_version, true_label or None, predicted digit, verdict, count) groups."""
         confusion = [[0] * 10 for _ in range(10)]
         per_model: dict[str, list[int]] = {}  # version -> [predictions, labelled, correct]
-        for version, true_label, digit, n in counts:
+        per_verdict: dict[str, int] = {}
+        rejected = 0
+        for version, true_label, digit, verdict, n in counts:
             tally = per_model.setdefault(version, [0, 0, 0])
             tally[0] += n
-            if true_label is not None:
-                confusion[true_label][digit] += n
-                tally[1] += n
-                tally[2] += n if true_label == digit else 0
+            per_verdict[verdict or "none"] = per_verdict.get(verdict or "none", 0) + n
+            if true_label is None:
+                continue
+            if verdict not in READ_AS_ONE_DIGIT:
+                rejected += n
+                continue
+            confusion[true_label][digit] += n
+            tally[1] += n
+            tally[2] += n if true_label == digit else 0
         labelled = sum(map(sum, confusion))
         correct = sum(confusion[d][d] for d in range(10))
         return cls(
@@ -155,6 +179,8 @@ class Stats(BaseModel):
             labelled=labelled,
             correct=correct,
             accuracy=_accuracy(correct, labelled),
+            rejected=rejected,
+            per_verdict=dict(sorted(per_verdict.items())),
             per_model=[
                 ModelStats(
                     model_version=v, predictions=p, labelled=lab, correct=c, accuracy=_accuracy(c, lab)

@@ -24,6 +24,7 @@ from digit_knower.store import (
     SchemaOutOfDateError,
     Store,
 )
+from digit_knower.verdict import describe
 from digit_knower.web import canvas, views
 
 DRAW_FIRST = "Draw a digit first: the canvas is still empty."
@@ -112,19 +113,48 @@ def result_panel(store: Store) -> None:
     prediction = result.prediction
     digit_col, saw_col = st.columns([1, 1])
     with digit_col:
-        st.markdown(
-            f'<div class="dk-digit" data-testid="dk-digit" data-record="{result.record_id}">'
-            f"{prediction.digit}</div>",
-            unsafe_allow_html=True,
-        )
-        st.metric("Confidence", views.percent(prediction.confidence))
+        st.markdown(_answer_html(result), unsafe_allow_html=True)
+        if prediction.verdict == "not_a_digit":
+            st.caption(
+                f"If it is a digit after all, the best guess is a {prediction.digit} "
+                f"({views.percent(prediction.confidence)}). Tell the model below."
+            )
+        else:
+            st.metric("Confidence", views.percent(prediction.confidence), help=_CONFIDENCE_HELP)
         st.metric(
             "Latency", f"{result.latency_ms:.1f} ms", help="Preprocessing and the model, on the server."
         )
     with saw_col:
-        st.image(views.enlarged(prediction.model_input), caption="What the model saw (28×28)", width=224)
+        inputs = [part.model_input for part in prediction.parts or (prediction,)]
+        caption = "What the model saw (28×28)" + (", digit by digit" if prediction.parts else "")
+        st.image(views.enlarged_row(inputs), caption=caption, width=min(224 * len(inputs), 448))
+    if prediction.verdict == "several_digits":
+        st.caption("Labels teach the model one digit at a time: draw a single digit to correct it.")
+        return
     st.altair_chart(views.probability_chart(prediction.probabilities, prediction.digit), width="stretch")
     label_form(store, result)
+
+
+_CONFIDENCE_HELP = (
+    "Calibrated: of the drawings it reads at 90%, about nine in ten are right. Below the reader's "
+    "threshold it says it is not sure."
+)
+
+
+def _answer_html(result: ShownResult) -> str:
+    """The answer, big (the digit or digits; a cross for no digit), and the reader's words."""
+    prediction = result.prediction
+    shown = {
+        "not_a_digit": "✗",
+        "several_digits": " ".join(str(d) for d in prediction.digits),
+        "unsure": f'{prediction.digit}<span class="dk-unsure">?</span>',
+    }.get(prediction.verdict, str(prediction.digit))
+    words = describe(prediction.verdict, prediction.digits, prediction.probabilities)
+    return (
+        f'<div class="dk-digit dk-{prediction.verdict}" data-testid="dk-digit" '
+        f'data-record="{result.record_id}" data-verdict="{prediction.verdict}">{shown}</div>'
+        f'<div class="dk-message" data-testid="dk-message">{words}</div>'
+    )
 
 
 def label_form(store: Store, result: ShownResult) -> None:
@@ -181,10 +211,21 @@ def stats_panel(store: Store) -> None:
     except DatabaseError as error:
         st.error(f"The stats cannot be read: {error}")
         return
-    total_col, labelled_col, accuracy_col = st.columns(3)
+    total_col, labelled_col, accuracy_col, rejected_col = st.columns(4)
     total_col.metric("Predictions", stats.total)
-    labelled_col.metric("Labelled", stats.labelled)
-    accuracy_col.metric("Live accuracy", views.percent(stats.accuracy), help="Of the labelled predictions.")
+    labelled_col.metric("Labelled", stats.labelled, help="Labelled drawings the reader read as one digit.")
+    accuracy_col.metric(
+        "Live accuracy",
+        views.percent(stats.accuracy),
+        help="Of the labelled drawings read as one digit (sure or not).",
+    )
+    rejected_col.metric(
+        "Turned away",
+        stats.rejected,
+        help="Labelled drawings the reader called no digit, or several digits: not in the accuracy.",
+    )
+    if stats.total:
+        st.caption(views.verdict_counts(stats.per_verdict))
     if stats.labelled == 0:
         st.caption("Give true labels to see the accuracy per digit and the confusion matrix.")
         return
@@ -231,7 +272,11 @@ _STYLE = """
 <style>
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
 .dk-digit { font-size: 7.5rem; font-weight: 700; line-height: 1; color: #4f8cff;
-            font-variant-numeric: tabular-nums; margin: 0.2rem 0 0.6rem; }
+            font-variant-numeric: tabular-nums; margin: 0.2rem 0 0.3rem; white-space: nowrap; }
+.dk-digit.dk-unsure, .dk-unsure { color: #e0a526; }
+.dk-digit.dk-not_a_digit { color: #8a93a8; }
+.dk-digit.dk-several_digits { font-size: 5.5rem; }
+.dk-message { font-size: 1.25rem; margin-bottom: 0.8rem; }
 </style>
 """
 

@@ -30,6 +30,17 @@ def enlarged(model_input: np.ndarray, scale: int = 8) -> Image.Image:
     return picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
 
 
+def enlarged_row(model_inputs: Sequence[np.ndarray], scale: int = 8, gap: int = 12) -> Image.Image:
+    """Model inputs enlarged side by side, a grey gap between them (several digits, left to right)."""
+    pictures = [enlarged(m, scale) for m in model_inputs]
+    row = Image.new("L", (sum(p.width for p in pictures) + gap * (len(pictures) - 1), pictures[0].height), 96)
+    left = 0
+    for picture in pictures:
+        row.paste(picture, (left, 0))
+        left += picture.width + gap
+    return row
+
+
 def probability_chart(probabilities: Sequence[float], digit: int) -> alt.Chart:
     """Ten bars, one per digit, the predicted one highlighted."""
     frame = pd.DataFrame({"digit": DIGITS, "probability": [float(p) for p in probabilities]})
@@ -68,27 +79,43 @@ def _local(moment: datetime, timezone: str | None) -> datetime:
     return moment.astimezone(zone).replace(tzinfo=None)
 
 
-def _verdict(digit: int, true_label: int | None) -> str:
-    if true_label is None:
+def _judged(record: Any) -> str:
+    """Whether the reader was right, once someone gave the true label."""
+    if record.true_label is None:
         return ""
-    return "✓ right" if digit == true_label else "✗ wrong"
+    if record.verdict == "not_a_digit":
+        return "✗ turned away"
+    if record.verdict == "several_digits":
+        return "— several digits"
+    return "✓ right" if record.digit == record.true_label else "✗ wrong"
+
+
+def read_as(verdict: str | None, digits: Sequence[int] | None, digit: int) -> str:
+    """What the reader made of a drawing, in a few words: '4', '4?', 'not a digit', '4 2'."""
+    if verdict == "not_a_digit":
+        return "not a digit"
+    if verdict == "several_digits" and digits:
+        return " ".join(str(d) for d in digits)
+    return f"{digit}?" if verdict == "unsure" else str(digit)
 
 
 def history_frame(records: Sequence[Any], timezone: str | None = None) -> pd.DataFrame:
-    """The latest predictions as a table: time, what the model saw, digit, confidence, label, verdict."""
+    """The latest predictions as a table: time, what the model saw, its digit and what the reader
+    made of the drawing, the confidence, the true label and whether the reader was right."""
     rows = [
         {
             "time": _local(r.created_at, timezone),
             "saw": _thumbnail_url(r.model_input),
             "predicted": r.digit,
+            "read as": read_as(r.verdict, r.digits, r.digit),
             "confidence": r.confidence,
             "true label": "" if r.true_label is None else str(r.true_label),
-            "correct": _verdict(r.digit, r.true_label),
+            "correct": _judged(r),
             "source": r.source,
         }
         for r in records
     ]
-    columns = ["time", "saw", "predicted", "confidence", "true label", "correct", "source"]
+    columns = ["time", "saw", "predicted", "read as", "confidence", "true label", "correct", "source"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -143,3 +170,17 @@ def confusion_chart(confusion: Sequence[Sequence[int]]) -> alt.Chart:
 def percent(value: float | None) -> str:
     """0.9876 -> '98.8%'; None (nothing to measure yet) -> '—'."""
     return "—" if value is None else f"{value:.1%}"
+
+
+_VERDICT_WORDS = {
+    "digit": "read as a digit",
+    "unsure": "unsure",
+    "not_a_digit": "not a digit",
+    "several_digits": "several digits",
+    "none": "before verdicts",
+}
+
+
+def verdict_counts(per_verdict: dict[str, int]) -> str:
+    """'12 read as a digit · 2 unsure · 3 not a digit' for the stats' caption."""
+    return " · ".join(f"{n} {_VERDICT_WORDS.get(v, v)}" for v, n in per_verdict.items() if n)

@@ -1,0 +1,259 @@
+"""The reader's quality, measured on the drawings people make, not only on MNIST.
+
+Each set is built with a fixed seed from MNIST *test* digits (or drawn from scratch), so every
+run measures the same pictures, and none of them was ever trained on:
+
+- `mouse_style`: test digits redrawn with a mouse (`redraw.mouse_style`: 90-230 px high, brush
+  radius 6-14 px), each painted white on black, black on white and black on transparent;
+- `touching_edges`: test digits drawn big enough to touch an edge of the canvas, or a corner
+  (each of the four edges and corners, both polarities), and the same digits centred;
+- `nondigit_set`: drawings that are no digit (`nondigits`): scribbles, letters, symbols, shapes,
+  marks and digits run together;
+- `several_digits_set`: two or three redrawn test digits side by side, a visible gap apart.
+
+`bench/reader_quality.py` prints every figure; training writes some of them on the model card;
+the tests hold the reader to them; retraining's gate compares two models on `mouse_style`.
+Needs scikit-image (the `train` extra), through `redraw`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digit_knower import calibrate, nondigits, redraw
+from digit_knower.data import Split
+from digit_knower.predictor import Prediction, Predictor
+from digit_knower.preprocess import EmptyImageError, preprocess
+
+CANVAS: Final = redraw.CANVAS
+# Pictures are painted and read this many at a time: a batch for the model, and bounded memory.
+CHUNK: Final = 256
+POSITIONS: Final = ("left", "right", "top", "bottom", "top-left", "top-right", "bottom-left", "bottom-right")
+EDGE_POLARITIES: Final = ("white-on-black", "black-on-white")
+# A visible gap between digits written side by side: this share of their height, or more.
+SEVERAL_GAP_SHARE: Final = (0.25, 0.6)
+
+
+@dataclass(frozen=True)
+class DrawingSet:
+    """Pictures to read, kept as ink (white on black) and painted only when read."""
+
+    name: str
+    inks: NDArray[np.uint8]  # (N, 280, 280)
+    paints: tuple[str, ...]  # per picture: a key of redraw.POLARITIES
+    labels: tuple[tuple[int, ...], ...]  # per picture: the digits it shows, left to right; () for none
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def pictures(self) -> Iterator[list[NDArray[np.uint8]]]:
+        for start in range(0, len(self), CHUNK):
+            yield [
+                redraw.POLARITIES[paint](ink)
+                for ink, paint in zip(
+                    self.inks[start : start + CHUNK], self.paints[start : start + CHUNK], strict=True
+                )
+            ]
+
+    def subset(self, name: str, keep: Callable[[int], bool]) -> DrawingSet:
+        chosen = [i for i in range(len(self)) if keep(i)]
+        return DrawingSet(
+            name,
+            self.inks[chosen],
+            tuple(self.paints[i] for i in chosen),
+            tuple(self.labels[i] for i in chosen),
+        )
+
+
+def read(predictor: Predictor, drawings: DrawingSet) -> list[Prediction | None]:
+    """Every picture of the set through the whole reader (preprocessing included), in order;
+    None for a picture refused as blank (which counts as not read)."""
+    out: list[Prediction | None] = []
+    for chunk in drawings.pictures():
+        try:
+            out.extend(predictor.predict_batch(chunk))
+        except EmptyImageError:  # one of them is refused: read them one by one
+            out.extend(_read_or_none(predictor, picture) for picture in chunk)
+    return out
+
+
+def _read_or_none(predictor: Predictor, picture: NDArray[np.uint8]) -> Prediction | None:
+    try:
+        return predictor.predict(picture)
+    except EmptyImageError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The sets
+# ---------------------------------------------------------------------------------------------
+
+
+def _sample(test: Split, count: int, rng: np.random.Generator) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    chosen = rng.choice(len(test.labels), count, replace=False)
+    return test.images[chosen], test.labels[chosen]
+
+
+def mouse_style(test: Split, per_polarity: int, seed: int = 2026) -> DrawingSet:
+    """`per_polarity` test digits redrawn with a mouse for each of the three polarities: different
+    digits and strokes for each, 3 x per_polarity drawings in all."""
+    rng = np.random.default_rng(seed)
+    polarities = tuple(redraw.POLARITIES)
+    digits, labels = _sample(test, per_polarity * len(polarities), rng)
+    return DrawingSet(
+        "mouse-style",
+        np.stack([redraw.mouse_style(digit, rng) for digit in digits]),
+        tuple(p for p in polarities for _ in range(per_polarity)),
+        tuple((int(label),) for label in labels),
+    )
+
+
+def touching_edges(test: Split, per_position: int, seed: int = 2027) -> tuple[DrawingSet, DrawingSet]:
+    """(touching, centred): each digit drawn touching one edge or corner, and the same drawing centred.
+
+    Every position and both polarities get `per_position` digits (drawn 60-95% of the canvas high).
+    """
+    rng = np.random.default_rng(seed)
+    touching, centred, paints, labels = [], [], [], []
+    for position in POSITIONS:
+        for polarity in EDGE_POLARITIES:
+            digits, digit_labels = _sample(test, per_position, rng)
+            for digit, label in zip(digits, digit_labels, strict=True):
+                points = redraw.skeleton_points(digit)
+                stroke = redraw.random_stroke(rng, points, (0.6, 0.95), None)
+                touching.append(redraw.trace(points, _moved_to(position, points, stroke)))
+                centred.append(redraw.trace(points, _moved_to("centre", points, stroke)))
+                paints.append(polarity)
+                labels.append((int(label),))
+    return (
+        DrawingSet("touching an edge", np.stack(touching), tuple(paints), tuple(labels)),
+        DrawingSet("centred", np.stack(centred), tuple(paints), tuple(labels)),
+    )
+
+
+def _moved_to(position: str, points: NDArray[np.float64], stroke: redraw.Stroke) -> redraw.Stroke:
+    """The stroke moved so that the drawn digit's box touches the named edge(s), or is centred."""
+    half = (np.maximum(np.ptp(points, axis=0), 1.0) * stroke.scale + stroke.brush) / 2
+    row, col = CANVAS / 2, CANVAS / 2
+    if "top" in position:
+        row = half[0]
+    if "bottom" in position:
+        row = CANVAS - half[0]
+    if "left" in position:
+        col = half[1]
+    if "right" in position:
+        col = CANVAS - half[1]
+    return redraw.Stroke(stroke.scale, stroke.brush, (float(row), float(col)))
+
+
+def nondigit_set(test: Split, count: int, seed: int = 2028) -> DrawingSet:
+    """`count` drawings that are no digit, the families taking turns (run-together: test digits).
+    Each is big enough to be seen: a mark too small to read would be refused as blank."""
+    rng = np.random.default_rng(seed)
+    inks = []
+    for i in range(count):
+        while not _visible(
+            ink := nondigits.nondigit(rng, nondigits.KINDS[i % len(nondigits.KINDS)], test.images)
+        ):
+            pass
+        inks.append(ink)
+    paints = tuple(str(p) for p in rng.choice(list(redraw.POLARITIES), count))
+    return DrawingSet("not digits", np.stack(inks), paints, tuple(() for _ in range(count)))
+
+
+def _visible(ink: NDArray[np.uint8]) -> bool:
+    try:
+        preprocess(ink)
+    except EmptyImageError:
+        return False
+    return True
+
+
+def nondigit_families(drawings: DrawingSet) -> list[str]:
+    """The family of each picture of a `nondigit_set` (they take turns)."""
+    return [nondigits.KINDS[i % len(nondigits.KINDS)] for i in range(len(drawings))]
+
+
+def several_digits_set(test: Split, count: int, seed: int = 2029) -> DrawingSet:
+    """`count` pictures of two or three redrawn test digits side by side, a visible gap apart."""
+    rng = np.random.default_rng(seed)
+    inks, labels = [], []
+    for _ in range(count):
+        digits, digit_labels = _sample(test, 2 if rng.random() < 0.6 else 3, rng)
+        inks.append(side_by_side(digits, rng))
+        labels.append(tuple(int(d) for d in digit_labels))
+    paints = tuple(str(p) for p in rng.choice(list(redraw.POLARITIES), count))
+    return DrawingSet("several digits", np.stack(inks), paints, tuple(labels))
+
+
+def side_by_side(digits: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.uint8]:
+    """MNIST digits redrawn in a row at one height, a visible gap between each: (280, 280) ink."""
+    skeletons = [redraw.skeleton_points(digit) for digit in digits]
+    height = rng.uniform(0.3, 0.7) * CANVAS
+    brush = rng.uniform(0.08, 0.14) * height
+    scale = (height - brush) / max(max(np.ptp(s[:, 0]) for s in skeletons), 1.0)
+    widths = [max(np.ptp(s[:, 1]), 1.0) * scale + brush for s in skeletons]
+    gaps = rng.uniform(*SEVERAL_GAP_SHARE, len(digits) - 1) * height
+    total = sum(widths) + gaps.sum()
+    if total > CANVAS - 4:  # too wide: the whole row shrinks to fit
+        shrink = (CANVAS - 4) / total
+        scale, brush, height = scale * shrink, brush * shrink, height * shrink
+        widths, gaps, total = [w * shrink for w in widths], gaps * shrink, CANVAS - 4
+    left = rng.uniform(2, CANVAS - 2 - total)
+    middle = rng.uniform(height / 2 + 2, CANVAS - height / 2 - 2)
+    ink = np.zeros((CANVAS, CANVAS), np.uint8)
+    for skeleton, width, gap in zip(skeletons, widths, [*gaps, 0.0], strict=True):
+        centre = (middle + rng.uniform(-0.05, 0.05) * height, left + width / 2)
+        ink = np.maximum(ink, redraw.trace(skeleton, redraw.Stroke(scale, brush, centre)))
+        left += width + gap
+    return ink
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+
+Read = Sequence[Prediction | None]
+
+
+def accuracy(predictions: Read, labels: Sequence[tuple[int, ...]]) -> float:
+    """The share whose best guess (`digit`, whatever the verdict) is the one digit shown."""
+    return float(
+        np.mean([p is not None and p.digit == label[0] for p, label in zip(predictions, labels, strict=True)])
+    )
+
+
+def share(predictions: Read, verdicts: Sequence[str]) -> float:
+    """The share of predictions whose verdict is one of `verdicts` ("blank" for a refused picture)."""
+    return float(np.mean([(p.verdict if p is not None else "blank") in verdicts for p in predictions]))
+
+
+def all_digits_right(predictions: Read, labels: Sequence[tuple[int, ...]]) -> float:
+    """The share read as several digits with every digit right, in order."""
+    return float(
+        np.mean(
+            [
+                p.verdict == "several_digits" and p.digits == label
+                for p, label in zip(predictions, labels, strict=True)
+            ]
+        )
+    )
+
+
+def mnist_figures(predictor: Predictor, test: Split) -> dict[str, float]:
+    """MNIST test through predict_batch: accuracy, the share not read as "digit", and the ECE."""
+    predictions = []
+    for start in range(0, len(test.labels), CHUNK * 4):
+        predictions.extend(predictor.predict_batch(list(test.images[start : start + CHUNK * 4])))
+    right = np.array([p.digit == label for p, label in zip(predictions, test.labels, strict=True)])
+    return {
+        "accuracy": float(right.mean()),
+        "not_verdict_digit": int(sum(p.verdict != "digit" for p in predictions)),
+        "ece": calibrate.ece(np.array([p.confidence for p in predictions]), right),
+    }

@@ -1,0 +1,108 @@
+"""From the network's outputs to what the reader says: a digit, unsure, not a digit, several digits.
+
+The network gives eleven logits for each 28x28 input: the ten digits, then "not a digit" (a
+model trained before the eleventh class existed gives ten, and can then say "unsure" but never
+"not a digit"). Its temperature is inside the ONNX graph, so a softmax gives calibrated
+probabilities: of the ten digits, given that it is one (`probabilities`, `confidence`), and of
+"not a digit" among all eleven.
+
+The two thresholds come from the model card: training picks them on the validation split (never
+the test set), so that few real drawings of digits are turned away while most scribbles are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digit_knower.calibrate import softmax
+
+Verdict = Literal["digit", "unsure", "not_a_digit", "several_digits"]
+VERDICTS: Final[tuple[Verdict, ...]] = ("digit", "unsure", "not_a_digit", "several_digits")
+DIGIT_CLASSES: Final = 10
+
+# For a model card without the reader's thresholds (a model made before verdicts): say
+# "unsure" below an even chance, and never "not a digit" (such a model cannot tell).
+DEFAULT_UNSURE_BELOW: Final = 0.5
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    not_a_digit_from: float = 1.0  # P(not a digit) at or above this: not a digit
+    unsure_below: float = DEFAULT_UNSURE_BELOW  # the digit's probability below this: unsure
+
+    @classmethod
+    def from_card(cls, card: dict[str, Any]) -> Thresholds:
+        reader = card.get("reader") or {}
+        return cls(
+            not_a_digit_from=float(reader.get("not_a_digit_threshold", 1.0)),
+            unsure_below=float(reader.get("unsure_threshold", DEFAULT_UNSURE_BELOW)),
+        )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the network says of one 28x28 input."""
+
+    digit: int
+    confidence: float  # the digit's probability, given that the input is a digit
+    probabilities: tuple[float, ...]  # the ten digits' probabilities, summing to 1
+    not_a_digit: float  # the probability that the input is no digit at all (0 for a 10-class model)
+    verdict: Verdict  # "digit", "unsure" or "not_a_digit"
+
+
+def read(logits: NDArray[np.floating], thresholds: Thresholds) -> list[Reading]:
+    """One Reading per row of logits (N, 10) or (N, 11)."""
+    digits = softmax(logits[:, :DIGIT_CLASSES])
+    if logits.shape[1] > DIGIT_CLASSES:
+        not_a_digit = softmax(logits)[:, DIGIT_CLASSES]
+    else:
+        not_a_digit = np.zeros(len(logits))
+    best = digits.argmax(axis=1)
+    return [
+        Reading(
+            digit=int(digit),
+            confidence=float(row[digit]),
+            probabilities=tuple(row.tolist()),
+            not_a_digit=float(outlier),
+            verdict=_single_verdict(float(row[digit]), float(outlier), thresholds),
+        )
+        for digit, row, outlier in zip(best, digits, not_a_digit, strict=True)
+    ]
+
+
+def _single_verdict(confidence: float, not_a_digit: float, thresholds: Thresholds) -> Verdict:
+    if not_a_digit >= thresholds.not_a_digit_from:
+        return "not_a_digit"
+    if confidence < thresholds.unsure_below:
+        return "unsure"
+    return "digit"
+
+
+def several_digits(whole: Reading, parts: Sequence[Reading], clearly_apart: bool) -> bool:
+    """Whether a drawing cut into `parts` (see `segment`) shows several digits side by side.
+
+    Every part must read as a digit on its own. Where a gap is narrow enough to be a single
+    digit's own (an open "4", a "5" whose bar came loose), the drawing as a whole must not read as
+    one digit either: such a digit does, whole, while two digits side by side, shrunk together
+    into one 28x28 input, read as no digit. A gap plainly wider than any digit's is enough.
+    """
+    if len(parts) < 2 or any(p.verdict != "digit" for p in parts):
+        return False
+    return clearly_apart or whole.verdict != "digit"
+
+
+def describe(verdict: Verdict | None, digits: Sequence[int] | None, probabilities: Sequence[float]) -> str:
+    """What the reader says, in words a person understands: the page shows it, the API returns it."""
+    if verdict == "not_a_digit":
+        return "That doesn't look like a digit."
+    if verdict == "several_digits" and digits:
+        return f"I see several digits: {' '.join(str(d) for d in digits)}."
+    ranked = np.argsort(probabilities)[::-1]
+    if verdict == "unsure":
+        return f"Not sure: {ranked[0]}, or maybe {ranked[1]}?"
+    return f"It's a {ranked[0]}."
