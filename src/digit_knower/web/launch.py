@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import socket
 import sys
 from pathlib import Path
 
 PAGE = Path(__file__).with_name("app.py")
+# The page's packages are the `web` extra: the base install (and the API image) has none of them.
+MISSING_WEB_EXTRA = (
+    "the web page needs the 'web' extra (Streamlit): pip install 'digit-knower[web]' "
+    "(from a checkout: pip install -e '.[web]')"
+)
 
 # Serving is not developing: no browser to open, no file watcher (it would crawl the
 # installed packages, torch among them, and reload on edits), no usage telemetry, no
@@ -67,6 +73,9 @@ def listen_problem(host: str, port: int) -> str | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("streamlit") is None:
+        print(f"digit-knower serve: {MISSING_WEB_EXTRA}", file=sys.stderr)
+        return 2
     problem = listen_problem(args.host, args.port)
     if problem:
         print(f"digit-knower serve: {problem}", file=sys.stderr)
