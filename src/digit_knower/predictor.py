@@ -22,6 +22,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
+from digit_knower import metrics
 from digit_knower.preprocess import MODEL_SIZE, EmptyImageError, InvalidImageError, preprocess
 
 __all__ = ["EmptyImageError", "InvalidImageError", "ModelNotFoundError", "Prediction", "Predictor"]
@@ -104,7 +105,8 @@ class Predictor:
 
     def predict(self, image: object) -> Prediction:
         """Read the digit in one picture: PIL image, uint8 array (H,W)/(H,W,3)/(H,W,4), or bytes."""
-        model_input = preprocess(image)
+        with metrics.PREPROCESS_SECONDS.time():
+            model_input = preprocess(image)
         return self._predictions(model_input[np.newaxis])[0]
 
     def predict_batch(self, images: Sequence[object]) -> list[Prediction]:
@@ -115,7 +117,8 @@ class Predictor:
         inputs = np.empty((len(images), MODEL_SIZE, MODEL_SIZE), dtype=np.uint8)
         for index, image in enumerate(images):
             try:
-                inputs[index] = preprocess(image)
+                with metrics.PREPROCESS_SECONDS.time():
+                    inputs[index] = preprocess(image)
             except (EmptyImageError, InvalidImageError) as e:
                 raise type(e)(f"Image {index} of the batch: {e}") from e
         predictions: list[Prediction] = []
@@ -125,7 +128,8 @@ class Predictor:
 
     def _predictions(self, model_inputs: NDArray[np.uint8]) -> list[Prediction]:
         tensor = model_inputs[:, np.newaxis].astype(np.float32) / 255
-        (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
+        with metrics.MODEL_SECONDS.time():
+            (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
         probabilities = _softmax(logits)
         return [
             Prediction(

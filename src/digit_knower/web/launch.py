@@ -9,6 +9,8 @@ import socket
 import sys
 from pathlib import Path
 
+from digit_knower.settings import get_settings
+
 PAGE = Path(__file__).with_name("app.py")
 # The page's packages are the `web` extra: the base install (and the API image) has none of them.
 MISSING_WEB_EXTRA = (
@@ -80,6 +82,7 @@ def main(args: argparse.Namespace) -> int:
     if problem:
         print(f"digit-knower serve: {problem}", file=sys.stderr)
         return 2
+    serve_metrics(args.host)
     from streamlit.web import cli as streamlit_cli
 
     print(f"Digit Knower: serving the page on http://{args.host}:{args.port} (Ctrl+C stops it)")
@@ -88,3 +91,28 @@ def main(args: argparse.Namespace) -> int:
         args=streamlit_argv(args.host, args.port), prog_name="streamlit", standalone_mode=False
     )
     return 0
+
+
+def serve_metrics(host: str) -> None:
+    """The page's Prometheus metrics on DIGIT_KNOWER_WEB_METRICS_PORT, from this process.
+
+    Streamlit has no route of our own to offer, so prometheus-client's own server runs beside it,
+    in a thread. A port already in use costs the metrics, not the page: it says so in one line.
+    """
+    settings = get_settings()
+    if not settings.metrics_enabled:
+        return
+    from prometheus_client import start_http_server
+
+    from digit_knower import metrics
+
+    try:
+        start_http_server(settings.web_metrics_port, addr=host, registry=metrics.registry())
+    except OSError as error:
+        print(
+            f"digit-knower serve: no metrics: cannot listen on port {settings.web_metrics_port} "
+            f"(DIGIT_KNOWER_WEB_METRICS_PORT): {error.strerror}",
+            file=sys.stderr,
+        )
+        return
+    print(f"Digit Knower: metrics on http://{host}:{settings.web_metrics_port}/metrics")
