@@ -8,6 +8,8 @@ Counters are process-wide, so in-process tests compare before and after.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -198,9 +200,6 @@ def test_metrics_on_their_own_port_add_up_every_worker(tmp_path: Path) -> None:
 
 
 def test_a_busy_metrics_port_stops_the_api_with_one_line(tmp_path: Path) -> None:
-    import socket
-    import subprocess
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -225,3 +224,11 @@ def test_the_page_process_serves_its_metrics_on_a_port_of_its_own(tmp_path: Path
         "digit_knower_digits_read",
         "digit_knower_preprocess_seconds",
     } <= families
+
+
+def test_a_metrics_port_that_is_not_a_port_is_named_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, **server_env(tmp_path, DIGIT_KNOWER_METRICS_PORT="90000")}
+    result = subprocess.run([servers.digit_knower_command(), "api"], env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("digit-knower: DIGIT_KNOWER_METRICS_PORT='90000' is not valid")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
