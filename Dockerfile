@@ -90,7 +90,7 @@ CMD ["api", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
 # ---- web: the Streamlit page. Last, so that a plain `docker build .` makes it ----
 FROM runtime AS web
 COPY --from=web-env /opt/venv /opt/venv
-EXPOSE 8501
+EXPOSE 8501 9101
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8501"]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from digit_knower import cli
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
@@ -126,6 +128,15 @@ def _replay_copy(args: str, workdir: Path) -> None:
         else:
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, target / origin.name)
+
+
+def parses_in_cli(argv: list[str]) -> str:
+    """The subcommand handler argv reaches in `digit-knower`, or a failure naming the argv."""
+    try:
+        args = cli.build_parser().parse_args(argv)
+    except SystemExit:
+        pytest.fail(f"`digit-knower {' '.join(argv)}` is not a valid command line")
+    return args.handler.__name__
 
 
 # ---- docker compose, the real binary ----

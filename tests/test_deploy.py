@@ -22,7 +22,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digit_knower import cli
 from digit_knower.settings import Settings
 from digit_knower.store import Store
 from tests import servers
@@ -39,6 +38,7 @@ from tests.deploy_helpers import (
     env_of,
     exec_form,
     parse_dockerfile,
+    parses_in_cli,
     replay_stage,
     stage_chain,
 )
@@ -83,15 +83,6 @@ def instruction(stage: list, keyword: str) -> str:
     found = [i.args for i in stage if i.keyword == keyword]
     assert len(found) == 1, f"expected one {keyword}, found {found}"
     return found[0]
-
-
-def parses_in_cli(argv: list[str]) -> str:
-    """The subcommand handler argv reaches in `digit-knower`, or a failure naming the argv."""
-    try:
-        args = cli.build_parser().parse_args(argv)
-    except SystemExit:
-        pytest.fail(f"`digit-knower {' '.join(argv)}` is not a valid command line")
-    return args.handler.__name__
 
 
 # ---- docker compose: valid, and shaped as the deployment needs ----

@@ -23,8 +23,8 @@ import yaml
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
-from digit_knower import cli
 from digit_knower.store.engine import parse_url
+from tests.deploy_helpers import parses_in_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHART = REPO_ROOT / "deploy" / "helm" / "digit-knower"
@@ -49,6 +49,11 @@ rules:
   indentation: {spaces: consistent, indent-sequences: whatever}
   empty-lines: {max-start: 1}
 """)
+
+
+@cache
+def helm_defaults() -> dict:
+    return yaml.safe_load((CHART / "values.yaml").read_text())
 
 
 def values_of(name: str) -> dict:
@@ -99,14 +104,6 @@ def containers(workload: dict) -> list[dict]:
 
 def env_of(container: dict) -> dict[str, dict]:
     return {e["name"]: e for e in container.get("env", [])}
-
-
-def parses_in_cli(argv: list[str]) -> str:
-    try:
-        args = cli.build_parser().parse_args(argv)
-    except SystemExit:
-        pytest.fail(f"`digit-knower {' '.join(argv)}` is not a valid command line")
-    return args.handler.__name__
 
 
 # ---- the tools ----------------------------------------------------------------------------------
@@ -290,23 +287,9 @@ def test_each_workload_runs_the_image_made_for_it_and_a_real_command() -> None:
     # `digit-knower retrain` comes with the learning loop; its command line is checked there.
     assert (retrain["image"], retrain["args"]) == (f"digit-knower-train:{version}", ["retrain", "--promote"])
     digest = "sha256:" + "ab" * 32
-    pinned = objects(
-        "defaults",
-        {
-            "api": {
-                **values_of("defaults"),
-                **helm_defaults()["api"],
-                "image": {**helm_defaults()["api"]["image"], "digest": digest},
-            }
-        },
-    )
+    pinned = objects("defaults", {"api": {"image": {"digest": digest}}})  # Helm merges it into the defaults
     (container,) = containers(named(pinned, "Deployment", "api"))
     assert container["image"] == f"digit-knower-api@{digest}"
-
-
-@cache
-def helm_defaults() -> dict:
-    return yaml.safe_load((CHART / "values.yaml").read_text())
 
 
 def test_several_web_replicas_get_sticky_sessions_on_the_ingress_and_one_does_not() -> None:
@@ -315,7 +298,7 @@ def test_several_web_replicas_get_sticky_sessions_on_the_ingress_and_one_does_no
     assert named(two, "Deployment", "web")["spec"]["replicas"] == 2
     assert named(two, "Ingress", "web")["metadata"]["annotations"][sticky] == "cookie"
     assert sticky not in named(two, "Ingress", "api")["metadata"].get("annotations", {})
-    one = objects("ingress-values", {"web": {**helm_defaults()["web"], "replicas": 1}})
+    one = objects("ingress-values", {"web": {"replicas": 1}})
     assert sticky not in named(one, "Ingress", "web")["metadata"].get("annotations", {})
     for component, host in (("web", "digits.example.com"), ("api", "api.digits.example.com")):
         ingress = named(two, "Ingress", component)
