@@ -24,22 +24,8 @@ from digit_knower.cli import main as cli_main
 from digit_knower.settings import get_settings
 from tests import servers
 from tests.api_helpers import blank_png, drawn_one
+from tests.metrics_helpers import Samples, parse, value
 from tests.postgres_server import free_port
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(exposition: str) -> Samples:
-    """Every sample of a Prometheus text exposition, keyed by (name, labels)."""
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(exposition)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def scrape(client: TestClient | httpx.Client, path: str = "/metrics") -> Samples:
