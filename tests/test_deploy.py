@@ -45,6 +45,7 @@ from tests.deploy_helpers import (
 from tests.postgres_server import free_port
 
 APP_SERVICES = ("migrate", "web", "api")
+IMAGE_TARGETS = ("api", "web", "train")
 # The image (Dockerfile target) each compose service runs.
 SERVICE_TARGETS = {"migrate": "api", "web": "web", "api": "api"}
 # The goal for the API image's installed Python environment (decimal megabytes).
@@ -73,9 +74,6 @@ def dockerfile() -> dict:
 def example_env() -> dict[str, str]:
     lines = ENV_EXAMPLE.read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
-
-
-IMAGE_TARGETS = ("api", "web", "train")
 
 
 def instruction(stage: list, keyword: str) -> str:
