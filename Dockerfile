@@ -1,29 +1,47 @@
 # syntax=docker/dockerfile:1
-# Digit Knower: one image for the web page (default), the REST API and the migrations.
-#   docker build -t digit-knower .
-#   docker run -p 8501:8501 digit-knower                     # web page, embedded SQLite
-#   docker run -p 8000:8000 digit-knower api --workers 2     # REST API
-#   docker run -e DATABASE_URL=... digit-knower db upgrade   # migrations
-# It serves with ONNX Runtime and never carries torch: the venv holds the project's
-# base dependencies from pyproject.toml and nothing else (tests/test_deploy.py checks that).
+# Digit Knower: one Dockerfile, three images, each with only what its job needs.
+#   docker build --target api   -t digit-knower-api .     # REST API and `db upgrade` (no Streamlit)
+#   docker build --target web   -t digit-knower-web .     # the web page (the default target)
+#   docker build --target train -t digit-knower-train .   # training and retraining (torch, CPU)
+#   docker run -p 8000:8000 digit-knower-api                       # REST API, embedded SQLite
+#   docker run -e DATABASE_URL=... digit-knower-api db upgrade     # migrations
+#   docker run -p 8501:8501 digit-knower-web                       # web page
+# api and web serve with ONNX Runtime and never carry torch; tests/test_deploy.py replays the
+# builder stages outside Docker and checks what each environment holds, and its size.
 
-# ---- builder: a wheel of the project, installed with its pinned base dependencies ----
+# ---- builder: a wheel of the project (its pins live in pyproject.toml, nowhere else) ----
 FROM python:3.11.14-slim-bookworm AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
-RUN python -m venv /opt/venv
+RUN python -m venv /opt/build
 
 # README.md is part of the wheel's metadata (pyproject's `readme`), so it comes along.
 COPY pyproject.toml README.md ./
 COPY src ./src
-# The one dependency list is [project].dependencies in pyproject.toml: installing the
-# wheel, without extras, pulls exactly those pins (no `train`, no `dev`, so no torch).
-RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
-    && /opt/venv/bin/pip install /wheels/digit_knower-*.whl
+RUN /opt/build/bin/pip wheel --no-deps --wheel-dir /wheels .
 
-# ---- runtime: the venv and the shipped model, nothing else ----
+# ---- one environment per image: the wheel with the extra that image needs ----
+# Each is a venv without pip or setuptools (not needed at run time): the build venv's pip
+# installs into it with --python.
+FROM builder AS api-env
+RUN python -m venv --without-pip /opt/venv \
+    && /opt/build/bin/pip --python /opt/venv/bin/python install /wheels/digit_knower-*.whl
+
+FROM builder AS web-env
+RUN python -m venv --without-pip /opt/venv \
+    && set -- /wheels/digit_knower-*.whl \
+    && /opt/build/bin/pip --python /opt/venv/bin/python install "$1[web]"
+
+# torch from PyTorch's CPU index: PyPI's Linux wheel of torch pulls in the CUDA libraries (GBs).
+FROM builder AS train-env
+RUN python -m venv --without-pip /opt/venv \
+    && set -- /wheels/digit_knower-*.whl \
+    && /opt/build/bin/pip --python /opt/venv/bin/python install \
+       --extra-index-url https://download.pytorch.org/whl/cpu "$1[train]"
+
+# ---- runtime: what every image shares (user, paths, the shipped model) ----
 FROM python:3.11.14-slim-bookworm AS runtime
 
 LABEL org.opencontainers.image.title="digit-knower" \
@@ -46,7 +64,6 @@ RUN groupadd --system --gid 10001 digitknower \
     && mkdir -p /var/lib/digit-knower \
     && chown digitknower:digitknower /var/lib/digit-knower
 
-COPY --from=builder /opt/venv /opt/venv
 # The ONNX file, its card and plots; .dockerignore leaves the torch weights (*.pt) out.
 COPY model /opt/digit-knower/model
 
@@ -54,12 +71,26 @@ COPY model /opt/digit-knower/model
 USER 10001:10001
 WORKDIR /home/digitknower
 VOLUME ["/var/lib/digit-knower"]
-EXPOSE 8501 8000
+ENTRYPOINT ["digit-knower"]
 
-# Checks the default command, the web page. The API's compose service overrides this
-# with its own /healthz check (see docker-compose.yml). No curl in slim: Python it is.
+# ---- train: `digit-knower train` and `digit-knower retrain` (the retraining CronJob) ----
+FROM runtime AS train
+COPY --from=train-env /opt/venv /opt/venv
+CMD ["train"]
+
+# ---- api: the REST API; also runs the migrations (`db upgrade`) ----
+FROM runtime AS api
+COPY --from=api-env /opt/venv /opt/venv
+EXPOSE 8000
+# No curl in slim: Python it is.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+CMD ["api", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
+
+# ---- web: the Streamlit page. Last, so that a plain `docker build .` makes it ----
+FROM runtime AS web
+COPY --from=web-env /opt/venv /opt/venv
+EXPOSE 8501 9101
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"]
-
-ENTRYPOINT ["digit-knower"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8501"]

@@ -243,13 +243,14 @@ def bench(args: argparse.Namespace) -> list[Round]:
     try:
         url = server.create_database()
         env = {**os.environ, "DATABASE_URL": url, "DIGIT_KNOWER_STATE_DIR": str(work / "state")}
+        env["DIGIT_KNOWER_METRICS"] = "false" if args.no_metrics else "true"
         env.pop("DIGIT_KNOWER_API_KEY", None)
         subprocess.run([str(REPO_ROOT / ".venv/bin/digit-knower"), "db", "upgrade"], env=env, check=True)
         with servers.api(env, work / "api.log", workers=args.workers) as api:
             check_one_request(api.port, body, content_type)
             print(
                 f"workers={args.workers} body={args.body} ({len(body)} B) connections={args.connections} "
-                f"serving with {serving_stack(api.process.pid)}"
+                f"metrics={'off' if args.no_metrics else 'on'} serving with {serving_stack(api.process.pid)}"
             )
             target = Target(
                 api.port, api.process.pid, server, url.rsplit("/", 1)[1], body, content_type, work
@@ -258,10 +259,26 @@ def bench(args: argparse.Namespace) -> list[Round]:
             for i in range(args.rounds):
                 rounds.append(one_round(args, target))
                 print(f"  round {i + 1}: {rounds[-1].describe()}", flush=True)
+            if not args.no_metrics:
+                print(f"GET /metrics, all workers: {counted_predictions(api.url):.0f} predictions counted")
             return rounds
     finally:
         server.destroy()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def counted_predictions(base_url: str) -> float:
+    """The predictions the API's metrics count, summed over verdicts (and over workers)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{base_url}/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "digit_knower_predictions"
+        for sample in family.samples
+        if sample.name == "digit_knower_predictions_total"
+    )
 
 
 def summarize(rounds: list[Round]) -> bool:
@@ -295,6 +312,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--body", choices=["multipart", "json"], default="multipart", help="upload form")
+    parser.add_argument(
+        "--no-metrics", action="store_true", help="serve with DIGIT_KNOWER_METRICS=false (default: on)"
+    )
     return 0 if summarize(bench(parser.parse_args())) else 1
 
 

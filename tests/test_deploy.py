@@ -3,8 +3,9 @@
 - docker-compose.yml is validated by the real Compose v2 binary, and its shape is the deployment
   spec: what is published, what waits for what, where data lives.
 - The Dockerfile passes hadolint, and its commands exist in the CLI.
-- The image's builder stage is replayed outside Docker: the fresh environment it makes serves the
-  web page and the API, which logs a prediction into a real PostgreSQL database, and has no torch.
+- The images' build stages are replayed outside Docker: the fresh environments they make serve the
+  web page and the API (which logs a prediction into a real PostgreSQL database), hold no torch,
+  and the API's holds no Streamlit and stays under its size budget.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digit_knower import cli
 from digit_knower.settings import Settings
 from digit_knower.store import Store
 from tests import servers
@@ -38,11 +38,18 @@ from tests.deploy_helpers import (
     env_of,
     exec_form,
     parse_dockerfile,
-    replay_builder,
+    parses_in_cli,
+    replay_stage,
+    stage_chain,
 )
 from tests.postgres_server import free_port
 
 APP_SERVICES = ("migrate", "web", "api")
+IMAGE_TARGETS = ("api", "web", "train")
+# The image (Dockerfile target) each compose service runs.
+SERVICE_TARGETS = {"migrate": "api", "web": "web", "api": "api"}
+# The issue's goal for the API image's installed Python environment (decimal megabytes).
+API_ENV_BUDGET_BYTES = 300 * 10**6
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 
 
@@ -69,13 +76,11 @@ def example_env() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
-def parses_in_cli(argv: list[str]) -> str:
-    """The subcommand handler argv reaches in `digit-knower`, or a failure naming the argv."""
-    try:
-        args = cli.build_parser().parse_args(argv)
-    except SystemExit:
-        pytest.fail(f"`digit-knower {' '.join(argv)}` is not a valid command line")
-    return args.handler.__name__
+def instruction(stage: list, keyword: str) -> str:
+    """The arguments of the stage's one `keyword` instruction (e.g. CMD)."""
+    found = [i.args for i in stage if i.keyword == keyword]
+    assert len(found) == 1, f"expected one {keyword}, found {found}"
+    return found[0]
 
 
 # ---- docker compose: valid, and shaped as the deployment needs ----
@@ -121,15 +126,16 @@ def test_db_is_pinned_private_healthchecked_and_persistent(stack: dict) -> None:
     assert db["environment"]["POSTGRES_PASSWORD"] == example_env()["POSTGRES_PASSWORD"]
 
 
-def test_app_services_run_one_image_with_the_database_from_env(stack: dict) -> None:
+def test_each_app_service_runs_the_image_built_for_its_job_with_the_database_from_env(stack: dict) -> None:
     env = example_env()
     expected_url = (
         f"postgresql+psycopg://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@db:5432/{env['POSTGRES_DB']}"
     )
-    for name in APP_SERVICES:
+    for name, target in SERVICE_TARGETS.items():
         service = stack["services"][name]
         assert service["build"]["context"] == str(REPO_ROOT)
-        assert service["image"] == env["DIGIT_KNOWER_IMAGE"]
+        assert service["build"]["target"] == target
+        assert service["image"] == f"{env['DIGIT_KNOWER_IMAGE']}-{target}:{env['DIGIT_KNOWER_TAG']}"
         assert service["environment"]["DATABASE_URL"] == expected_url
 
 
@@ -150,12 +156,15 @@ def test_no_source_bind_mounts_and_no_debug_settings(stack: dict) -> None:
         assert not re.search(r"debug|reload|runOnSave", settings, flags=re.IGNORECASE), f"{name}: {settings}"
 
 
-def test_compose_commands_exist_in_the_cli(stack: dict, dockerfile: dict) -> None:
-    runtime = dockerfile["runtime"]
-    entrypoint = exec_form(next(i.args for i in runtime if i.keyword == "ENTRYPOINT"))
+def test_compose_commands_and_image_commands_exist_in_the_cli(stack: dict, dockerfile: dict) -> None:
+    entrypoint = exec_form(next(i.args for i in dockerfile["runtime"] if i.keyword == "ENTRYPOINT"))
     assert entrypoint == list(PYPROJECT["project"]["scripts"]) == ["digit-knower"]
-    default_command = exec_form(next(i.args for i in runtime if i.keyword == "CMD"))
-    assert parses_in_cli(default_command) == "_serve"
+    defaults = {target: exec_form(instruction(dockerfile[target], "CMD")) for target in IMAGE_TARGETS}
+    assert {target: parses_in_cli(argv) for target, argv in defaults.items()} == {
+        "api": "_api",
+        "web": "_serve",
+        "train": "_train",
+    }
     handlers = {name: parses_in_cli(stack["services"][name]["command"]) for name in APP_SERVICES}
     assert handlers == {"migrate": "_db", "web": "_serve", "api": "_api"}
     assert stack["services"]["migrate"]["command"] == ["db", "upgrade"]
@@ -182,15 +191,30 @@ def test_hadolint_passes_on_the_dockerfile() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dockerfile_is_multi_stage_on_pinned_slim_python_and_runs_as_non_root(dockerfile: dict) -> None:
-    assert list(dockerfile) == ["builder", "runtime"]
-    for stage in dockerfile.values():
-        assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+ AS \w+", stage[0].args), stage[0].args
+def test_dockerfile_builds_one_image_per_job_on_pinned_slim_python_as_non_root(dockerfile: dict) -> None:
+    for name, stage in dockerfile.items():
+        base = stage[0].args.split()[0]
+        assert base in dockerfile or re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base), f"{name}: {base}"
+    # Each image is the shared runtime plus the one environment made for its job.
+    for target in IMAGE_TARGETS:
+        assert stage_chain(dockerfile, target) == ["runtime", target]
+        assert instruction(dockerfile[target], "COPY") == f"--from={target}-env /opt/venv /opt/venv"
+        assert stage_chain(dockerfile, f"{target}-env") == ["builder", f"{target}-env"]
+    assert list(dockerfile)[-1] == "web", "a plain `docker build .` should make the page's image"
     runtime = {i.keyword: i.args for i in dockerfile["runtime"]}
     assert runtime["USER"] not in {"root", "0", "0:0"}
-    assert "8501" in runtime["EXPOSE"].split()
     assert env_of(dockerfile["runtime"])["DIGIT_KNOWER_STATE_DIR"] in runtime["VOLUME"]
-    assert "HEALTHCHECK" in runtime
+    assert "8501" in instruction(dockerfile["web"], "EXPOSE").split()
+    assert "8000" in instruction(dockerfile["api"], "EXPOSE").split()
+    for target in ("api", "web"):
+        assert instruction(dockerfile[target], "HEALTHCHECK")
+
+
+def test_train_image_installs_the_train_extra_with_torch_from_the_cpu_index(dockerfile: dict) -> None:
+    """Not replayed here (torch is 750 MB and PyTorch's index is out of reach): its install line."""
+    install = instruction(dockerfile["train-env"], "RUN")
+    assert '"$1[train]"' in install
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in install
 
 
 def test_dockerignore_allows_exactly_what_the_dockerfile_copies(dockerfile: dict) -> None:
@@ -206,26 +230,48 @@ def test_dockerignore_allows_exactly_what_the_dockerfile_copies(dockerfile: dict
     assert allowed == copied
 
 
-# ---- the image's install, replayed outside Docker ----
+# ---- the images' installs, replayed outside Docker ----
 
 
 @pytest.fixture(scope="module")
-def image_venv(dockerfile: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv made by the builder stage's own steps, from the build context's files."""
+def image_builder(dockerfile: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The builder stage, replayed: the project's wheel, from the build context's files.
+
+    Returns the image paths mapped to local folders; each image's venv is added by its `<target>-env` stage.
+    """
+    root = tmp_path_factory.mktemp("image")
+    paths = {"/opt/build": root / "build", "/wheels": root / "wheels", "/src": root / "src"}
+    paths["/src"].mkdir()
+    replay_stage(dockerfile["builder"], paths["/src"], paths, host_python())
+    return paths
+
+
+def host_python() -> str:
     python = shutil.which("python3.11")
     if python is None:
-        pytest.fail("python3.11 is not on PATH; the image runs Python 3.11")
-    root = tmp_path_factory.mktemp("image")
-    venv, wheels, context = root / "venv", root / "wheels", root / "src"
-    context.mkdir()
-    replay_builder(dockerfile["builder"], context, {"/opt/venv": venv, "/wheels": wheels}, python)
+        pytest.fail("python3.11 is not on PATH; the images run Python 3.11")
+    return python
+
+
+def replay_env_stage(dockerfile: dict, target: str, builder: dict[str, Path]) -> Path:
+    """The venv of image `target`, made by its `<target>-env` stage on the replayed builder."""
+    venv = builder["/src"].parent / f"{target}-venv"
+    replay_stage(dockerfile[f"{target}-env"], builder["/src"], {**builder, "/opt/venv": venv}, host_python())
     return venv
 
 
-@pytest.fixture
-def image_env(dockerfile: dict, image_venv: Path, tmp_path: Path) -> dict[str, str]:
-    """The runtime stage's environment, with its image paths mapped to fresh temporary folders."""
-    root = tmp_path / "runtime"
+@pytest.fixture(scope="module")
+def api_venv(dockerfile: dict, image_builder: dict[str, Path]) -> Path:
+    return replay_env_stage(dockerfile, "api", image_builder)
+
+
+@pytest.fixture(scope="module")
+def web_venv(dockerfile: dict, image_builder: dict[str, Path]) -> Path:
+    return replay_env_stage(dockerfile, "web", image_builder)
+
+
+def runtime_env(dockerfile: dict, venv: Path, root: Path) -> dict[str, str]:
+    """The runtime stage's environment, with its image paths mapped to fresh folders under `root`."""
     env = env_of(dockerfile["runtime"])
     model_dir, state_dir = root / "model", root / "state"
     # As the image's `COPY model ...`, less what .dockerignore leaves out (the torch weights).
@@ -234,12 +280,17 @@ def image_env(dockerfile: dict, image_venv: Path, tmp_path: Path) -> dict[str, s
     (root / "home").mkdir()
     (root / "cwd").mkdir()  # no .env there: only the environment configures the app
     return {
-        "PATH": f"{image_venv / 'bin'}:/usr/bin:/bin",
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
         "HOME": str(root / "home"),
         "PYTHONUNBUFFERED": env["PYTHONUNBUFFERED"],
         "DIGIT_KNOWER_MODEL_DIR": str(model_dir),
         "DIGIT_KNOWER_STATE_DIR": str(state_dir),
     }
+
+
+@pytest.fixture
+def api_env(dockerfile: dict, api_venv: Path, tmp_path: Path) -> dict[str, str]:
+    return runtime_env(dockerfile, api_venv, tmp_path / "runtime")
 
 
 def installed_distributions(venv: Path) -> set[str]:
@@ -248,39 +299,64 @@ def installed_distributions(venv: Path) -> set[str]:
     return {re.sub(r"[-_.]+", "-", name).lower() for name in json.loads(out.stdout)}
 
 
-def test_image_install_serves_with_onnxruntime_and_has_no_torch(image_venv: Path) -> None:
-    installed = installed_distributions(image_venv)
-    train_only = {
-        re.split(r"[=<>\[ ]", req)[0].lower()
-        for req in PYPROJECT["project"]["optional-dependencies"]["train"]
-    }
-    assert {"digit-knower", "onnxruntime", "streamlit", "fastapi"} <= installed
-    assert not train_only & installed, (
-        f"the serving install carries training packages: {train_only & installed}"
-    )
+def requirement_names(extra: str) -> set[str]:
+    requirements = PYPROJECT["project"]["optional-dependencies"][extra]
+    return {re.split(r"[=<>\[ ]", req)[0].lower() for req in requirements}
+
+
+def site_packages_bytes(venv: Path) -> int:
+    return du_bytes(next((venv / "lib").glob("python3.*/site-packages")))
+
+
+def test_serving_images_carry_onnxruntime_and_no_torch_and_the_api_image_no_streamlit(
+    api_venv: Path, web_venv: Path
+) -> None:
+    venvs = {"api": api_venv, "web": web_venv}
+    installed = {name: installed_distributions(venv) for name, venv in venvs.items()}
+    assert {"digit-knower", "onnxruntime", "fastapi", "prometheus-client"} <= installed["api"]
+    assert requirement_names("web") | {"onnxruntime"} <= installed["web"]
+    for name, venv in venvs.items():
+        assert not requirement_names("train") & installed[name], f"the {name} image carries training packages"
+        python = venv / "bin" / "python"
+        result = subprocess.run([python, "-c", "import torch"], capture_output=True, text=True)
+        assert result.returncode != 0 and "No module named 'torch'" in result.stderr
+    assert not (requirement_names("web") | {"pyarrow"}) & installed["api"], "the API image carries the page's"
+    assert not {"pip", "setuptools"} & installed["api"], "build tools in the API image"
+    sizes = {name: site_packages_bytes(venv) for name, venv in venvs.items()}
+    shown = [f"{name} image {size / 1e6:.0f} MB ({size / 2**20:.0f} MiB)" for name, size in sizes.items()]
+    print(f"\ninstalled Python environments: {', '.join(shown)}")
+    assert sizes["api"] <= API_ENV_BUDGET_BYTES, f"the API image's environment is {sizes['api'] / 1e6:.0f} MB"
+
+
+def test_the_api_image_says_in_one_line_what_serve_needs(api_env: dict[str, str]) -> None:
+    """`docker run digit-knower-api serve`, or `pip install .` without the web extra."""
     result = subprocess.run(
-        [image_venv / "bin" / "python", "-c", "import torch"], capture_output=True, text=True
+        [servers.digit_knower_command(Path(api_env["PATH"].split(":")[0])), "serve"],
+        env=api_env,
+        capture_output=True,
+        text=True,
     )
-    assert result.returncode != 0 and "No module named 'torch'" in result.stderr
-    site_packages = next((image_venv / "lib").glob("python3.*/site-packages"))
-    print(f"\nserving install: {du_bytes(site_packages) / 2**20:.0f} MiB in {site_packages}")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "digit-knower[web]" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.fixture(params=["embedded", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def image_database(request: pytest.FixtureRequest, image_venv: Path, image_env: dict[str, str]) -> str:
-    """The database the fresh install serves into, as the image would be run.
+def image_database(request: pytest.FixtureRequest, api_venv: Path, api_env: dict[str, str]) -> str:
+    """The database the API image serves into, as the image would be run.
 
-    embedded: `docker run ... digit-knower api` alone, SQLite in the state volume (no DATABASE_URL).
-    postgresql: compose, a fresh database migrated first by the install's `digit-knower db upgrade`.
+    embedded: `docker run ... digit-knower-api` alone, SQLite in the state volume (no DATABASE_URL).
+    postgresql: compose, a fresh database migrated first by the image's `digit-knower db upgrade`.
     """
     if request.param == "embedded":
-        return f"sqlite:///{Path(image_env['DIGIT_KNOWER_STATE_DIR']) / 'digit_knower.sqlite3'}"
+        return f"sqlite:///{Path(api_env['DIGIT_KNOWER_STATE_DIR']) / 'digit_knower.sqlite3'}"
     url = request.getfixturevalue("postgres").create_database()
-    image_env["DATABASE_URL"] = url  # as compose sets it for migrate, web and api alike
+    api_env["DATABASE_URL"] = url  # as compose sets it for migrate, web and api alike
     result = subprocess.run(
-        [image_venv / "bin" / "digit-knower", "db", "upgrade"],
-        env=image_env,
-        cwd=Path(image_env["HOME"]).parent / "cwd",
+        [api_venv / "bin" / "digit-knower", "db", "upgrade"],
+        env=api_env,
+        cwd=Path(api_env["HOME"]).parent / "cwd",
         capture_output=True,
         text=True,
     )
@@ -288,10 +364,16 @@ def image_database(request: pytest.FixtureRequest, image_venv: Path, image_env: 
     return url
 
 
-def healthcheck_argv(test: list[str], venv: Path, image_port: int, port: int) -> list[str]:
-    """A Docker health check's exec form, run with the venv's python on this test's port."""
-    assert test[:2] == ["CMD", "python"], test
-    return [str(venv / "bin" / "python"), *(a.replace(f":{image_port}/", f":{port}/") for a in test[2:])]
+def healthcheck_argv(stage: list, venv: Path, image_port: int, port: int) -> list[str]:
+    """The image's HEALTHCHECK, run with the venv's python on this test's port."""
+    test = exec_form(instruction(stage, "HEALTHCHECK"))
+    assert test[0] == "python", test
+    return [str(venv / "bin" / "python"), *(a.replace(f":{image_port}/", f":{port}/") for a in test[1:])]
+
+
+def on_port(argv: list[str], image_port: int, port: int) -> list[str]:
+    """An image command, listening on this machine's loopback at `port` instead."""
+    return [a.replace("0.0.0.0", "127.0.0.1").replace(str(image_port), str(port)) for a in argv]
 
 
 def passes(argv: list[str]) -> bool:
@@ -311,29 +393,25 @@ def start(image_env: dict[str, str], command: list[str], *, port: int, check: li
     )
 
 
-def test_image_install_serves_the_web_page_by_default(dockerfile, image_venv, image_env, tmp_path) -> None:
-    """`docker run -p 8501:8501 digit-knower`: the default command, checked by the image's HEALTHCHECK."""
-    runtime = {i.keyword: i.args for i in dockerfile["runtime"]}
+def test_web_image_serves_the_page_by_default(dockerfile, web_venv, tmp_path) -> None:
+    """`docker run -p 8501:8501 digit-knower-web`: its default command, checked by its HEALTHCHECK."""
+    env = runtime_env(dockerfile, web_venv, tmp_path / "runtime")
     port = free_port()
-    check = healthcheck_argv(["CMD", *exec_form(runtime["HEALTHCHECK"])], image_venv, 8501, port)
-    command = [
-        a.replace("0.0.0.0", "127.0.0.1").replace("8501", str(port)) for a in exec_form(runtime["CMD"])
-    ]
-    with start(image_env, command, port=port, check=check, log=tmp_path / "web.log") as server:
+    check = healthcheck_argv(dockerfile["web"], web_venv, 8501, port)
+    command = on_port(exec_form(instruction(dockerfile["web"], "CMD")), 8501, port)
+    with start(env, command, port=port, check=check, log=tmp_path / "web.log") as server:
         assert servers.answers(f"{server.url}/"), server.tail()
 
 
-def test_image_install_serves_the_api_and_logs_the_prediction(
-    stack, image_venv, image_env, image_database, tmp_path
+def test_api_image_serves_the_api_and_logs_the_prediction(
+    dockerfile, stack, api_venv, api_env, image_database, tmp_path
 ) -> None:
-    """compose's api service (and its health check), on the embedded SQLite and on PostgreSQL."""
+    """compose's api service, checked by the image's HEALTHCHECK, on the embedded SQLite and PostgreSQL."""
     port = free_port()
-    check = healthcheck_argv(stack["services"]["api"]["healthcheck"]["test"], image_venv, 8000, port)
-    command = [
-        a.replace("0.0.0.0", "127.0.0.1").replace("8000", str(port))
-        for a in stack["services"]["api"]["command"]
-    ]
-    with start(image_env, command, port=port, check=check, log=tmp_path / "api.log") as server:
+    check = healthcheck_argv(dockerfile["api"], api_venv, 8000, port)
+    command = on_port(stack["services"]["api"]["command"], 8000, port)
+    assert command[0] == exec_form(instruction(dockerfile["api"], "CMD"))[0] == "api"
+    with start(api_env, command, port=port, check=check, log=tmp_path / "api.log") as server:
         base = server.url
         assert httpx.get(f"{base}/readyz").status_code == 200, server.tail()
         files = {"file": ("one.png", drawn_one(), "image/png")}

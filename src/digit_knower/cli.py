@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from digit_knower.settings import get_settings
 
 
@@ -186,8 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    problem = settings_problem()
+    if problem:
+        print(f"digit-knower: {problem}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     return args.handler(args) or 0
+
+
+def settings_problem() -> str | None:
+    """One line naming each setting in the environment (or .env) that is not valid, or None."""
+    try:
+        get_settings()
+    except ValidationError as err:
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc']))}={e['input']!r} is not valid: {e['msg']}" for e in err.errors()
+        )
+    return None
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from digit_knower import preprocess, segment, verdict
+from digit_knower import metrics, preprocess, segment, verdict
 from digit_knower.preprocess import EmptyImageError, InvalidImageError
 from digit_knower.verdict import VERDICTS, Reading, Thresholds, Verdict
 
@@ -150,7 +150,8 @@ class Predictor:
         for start in range(0, len(model_inputs), BATCH_CHUNK):
             chunk = model_inputs[start : start + BATCH_CHUNK]
             tensor = chunk[:, np.newaxis].astype(np.float32) / 255
-            (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
+            with metrics.MODEL_SECONDS.time():
+                (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
             readings.extend(verdict.read(logits, self._thresholds))
         return readings
 
@@ -185,6 +186,11 @@ class _Inputs:
 
 
 def _model_inputs(image: object) -> _Inputs:
+    with metrics.PREPROCESS_SECONDS.time():
+        return _preprocessed(image)
+
+
+def _preprocessed(image: object) -> _Inputs:
     ink = preprocess.ink_of(image)
     whole = preprocess.digit_input(ink)
     split = segment.digit_spans(preprocess.strong(ink))

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from digit_knower import metrics
 from digit_knower.preprocess import pixel_count
 from digit_knower.store import DatabaseUnavailableError, PredictionRecord, Store
 from digit_knower.store.records import Source
@@ -52,6 +53,7 @@ def predict_and_log(
     prediction = predictor.predict(image)
     record = _record(prediction, started, source)
     store.log_prediction(record)
+    metrics.count_prediction(prediction, source)
     return prediction, record
 
 
@@ -74,6 +76,7 @@ async def predict_and_log_async(
         prediction = await asyncio.to_thread(predictor.predict, image)
     record = _record(prediction, started, source)
     await store.log_prediction_async(record)
+    metrics.count_prediction(prediction, source)
     return prediction, record
 
 

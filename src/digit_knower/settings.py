@@ -59,6 +59,25 @@ class Settings(BaseSettings):
         validation_alias="DIGIT_KNOWER_API_KEY",
         description="When set, the API requires it in the X-API-Key header.",
     )
+    metrics_enabled: bool = Field(
+        default=True,
+        validation_alias="DIGIT_KNOWER_METRICS",
+        description="Expose Prometheus metrics (true/false).",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        validation_alias="DIGIT_KNOWER_METRICS_PORT",
+        description="The API's metrics on a port of their own. Unset: GET /metrics on the API's port.",
+    )
+    web_metrics_port: int = Field(
+        default=9101,
+        ge=1,
+        le=65535,
+        validation_alias="DIGIT_KNOWER_WEB_METRICS_PORT",
+        description="The port where the web page's process serves its metrics.",
+    )
 
     @property
     def effective_database_url(self) -> str:

@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from digit_knower import Predictor
+from digit_knower import Predictor, metrics
+from digit_knower.api import metrics as api_metrics
 from digit_knower.api.errors import Problem, install_error_handlers
 from digit_knower.api.limits import BodySizeLimitMiddleware
 from digit_knower.api.routes import probes, v1
@@ -38,6 +39,8 @@ def build_services() -> Services:
     )
     # Queued in the outbox too while the database is away, ahead of the predictions that cite it.
     services.store.register_model(services.predictor.card)
+    metrics.watch_store(services.store)
+    metrics.serving_model(services.predictor.model_version)
     return services
 
 
@@ -63,6 +66,12 @@ def create_app(services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimitMiddleware)
+    settings = get_settings()
+    if settings.metrics_enabled:
+        # Outermost, so that it times and counts every answer, the body limit's 413s included.
+        app.add_middleware(api_metrics.RequestMetricsMiddleware)
+        if settings.metrics_port is None:
+            app.include_router(api_metrics.router)
     install_error_handlers(app)
     app.include_router(v1)
     app.include_router(probes)

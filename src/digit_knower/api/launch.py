@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 
 import uvicorn
 
-from digit_knower.store import DatabaseConfigError, SchemaOutOfDateError
+from digit_knower.settings import get_settings
+from digit_knower.store import DatabaseConfigError, SchemaOutOfDateError, Store
 
 
 def preflight() -> str | None:
@@ -33,17 +39,70 @@ def main(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print(f"digit-knower api: --workers must be 1 or more, not {args.workers}", file=sys.stderr)
         return 2
-    problem = preflight()
-    if problem:
-        print(f"digit-knower api: {problem}", file=sys.stderr)
-        return 1
-    uvicorn.run(
-        "digit_knower.api.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        # Each prediction is logged in the database already; a line per request would only cost CPU.
-        access_log=False,
-    )
+    with worker_metrics(args.workers):
+        problem = preflight()
+        if problem:
+            print(f"digit-knower api: {problem}", file=sys.stderr)
+            return 1
+        with metrics_port(args.host):
+            uvicorn.run(
+                "digit_knower.api.app:create_app",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                # Each prediction is logged in the database already; a line per request would only cost CPU.
+                access_log=False,
+            )
     return 0
+
+
+@contextlib.contextmanager
+def worker_metrics(workers: int) -> Iterator[None]:
+    """prometheus-client's multiprocess mode for several workers, in a fresh folder (see metrics.py).
+
+    It must be set before prometheus-client is first imported, here and in every worker (they
+    inherit the environment), and the folder must start empty: so it is made anew for each run,
+    under the temporary folder (an emptyDir in Kubernetes), and removed at exit.
+    """
+    if workers == 1 or not get_settings().metrics_enabled:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="digit-knower-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def metrics_port(host: str) -> Iterator[None]:
+    """With DIGIT_KNOWER_METRICS_PORT, serve the metrics there, from this (the main) process.
+
+    It reads every worker's values from the multiprocess folder, and the outbox through a store of
+    its own (the outbox file is the one the workers share).
+    """
+    settings = get_settings()
+    if not settings.metrics_enabled or settings.metrics_port is None:
+        yield
+        return
+    from prometheus_client import start_http_server
+
+    from digit_knower import metrics
+
+    with Store.from_settings(settings) as store:
+        metrics.watch_store(store)
+        try:
+            server, thread = start_http_server(settings.metrics_port, addr=host, registry=metrics.registry())
+        except OSError as err:
+            raise SystemExit(
+                f"digit-knower api: cannot serve the metrics on port {settings.metrics_port} "
+                f"(DIGIT_KNOWER_METRICS_PORT): {err.strerror}"
+            ) from None
+        try:
+            yield
+        finally:
+            server.shutdown()
+            thread.join()

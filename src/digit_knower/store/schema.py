@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -9,11 +10,16 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from digit_knower.store.errors import SchemaOutOfDateError
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The PostgreSQL advisory lock that one migration holds at a time, in each database: any fixed
+# 64-bit number that no other application on the same database uses ("digitkno" in ASCII).
+MIGRATION_LOCK_ID = 0x6469_6769_746B_6E6F
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -50,14 +56,30 @@ def downgrade(engine: Engine, revision: str = "-1") -> None:
 
 
 def _run(engine: Engine, alembic_command, revision: str) -> None:
-    # On SQLite, BEGIN IMMEDIATE takes the write lock first, so two processes that start on a new
-    # embedded database at once migrate it one after the other instead of colliding.
-    options = {"sqlite_begin": "IMMEDIATE"} if engine.dialect.name == "sqlite" else {}
+    """Run an Alembic command in one transaction, one process at a time.
+
+    Migrations started together (a Helm hook, replicas, a person) wait for each other: the first
+    migrates, the others then find nothing left to do. On SQLite, BEGIN IMMEDIATE takes the write
+    lock first; on PostgreSQL, a transaction-level advisory lock does (released at commit).
+    """
+    is_sqlite = engine.dialect.name == "sqlite"
+    options = {"sqlite_begin": "IMMEDIATE"} if is_sqlite else {}
     with engine.connect().execution_options(**options) as connection, connection.begin():
+        if not is_sqlite:
+            _take_migration_lock(connection)
         try:
             alembic_command(_config(connection), revision)
         except CommandError as err:
             raise SchemaOutOfDateError(f"cannot migrate to {revision!r}: {err}") from None
+
+
+def _take_migration_lock(connection: Connection) -> None:
+    """Wait for the migration lock; say so once when another migration holds it."""
+    lock_id = {"id": MIGRATION_LOCK_ID}
+    if connection.execute(text("SELECT pg_try_advisory_xact_lock(:id)"), lock_id).scalar():
+        return
+    log.warning("another digit-knower migration is running on this database; waiting for it to finish")
+    connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), lock_id)
 
 
 def check_current(revision: str | None, where: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor, service
+from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor, metrics, service
 from digit_knower.predictor import ModelNotFoundError
 from digit_knower.settings import get_settings
 from digit_knower.store import (
@@ -44,12 +44,16 @@ class ShownResult:
 
 @st.cache_resource(show_spinner="Loading the model…")
 def load_predictor(model_dir: str) -> Predictor:
-    return Predictor.load(model_dir)
+    predictor = Predictor.load(model_dir)
+    metrics.serving_model(predictor.model_version)
+    return predictor
 
 
 @st.cache_resource(show_spinner="Opening the database…")
 def open_store(url: str, outbox_path: str) -> Store:
-    return service.open_store(url, outbox_path)
+    store = service.open_store(url, outbox_path)
+    metrics.watch_store(store)
+    return store
 
 
 # --- actions ---------------------------------------------------------------------------------

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import socket
 import sys
 from pathlib import Path
 
+from digit_knower.settings import get_settings
+
 PAGE = Path(__file__).with_name("app.py")
+# The page's packages are the `web` extra: the base install (and the API image) has none of them.
+MISSING_WEB_EXTRA = (
+    "the web page needs the 'web' extra (Streamlit): pip install 'digit-knower[web]' "
+    "(from a checkout: pip install -e '.[web]')"
+)
 
 # Serving is not developing: no browser to open, no file watcher (it would crawl the
 # installed packages, torch among them, and reload on edits), no usage telemetry, no
@@ -67,10 +75,14 @@ def listen_problem(host: str, port: int) -> str | None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("streamlit") is None:
+        print(f"digit-knower serve: {MISSING_WEB_EXTRA}", file=sys.stderr)
+        return 2
     problem = listen_problem(args.host, args.port)
     if problem:
         print(f"digit-knower serve: {problem}", file=sys.stderr)
         return 2
+    serve_metrics(args.host)
     from streamlit.web import cli as streamlit_cli
 
     print(f"Digit Knower: serving the page on http://{args.host}:{args.port} (Ctrl+C stops it)")
@@ -79,3 +91,28 @@ def main(args: argparse.Namespace) -> int:
         args=streamlit_argv(args.host, args.port), prog_name="streamlit", standalone_mode=False
     )
     return 0
+
+
+def serve_metrics(host: str) -> None:
+    """The page's Prometheus metrics on DIGIT_KNOWER_WEB_METRICS_PORT, from this process.
+
+    Streamlit has no route of our own to offer, so prometheus-client's own server runs beside it,
+    in a thread. A port already in use costs the metrics, not the page: it says so in one line.
+    """
+    settings = get_settings()
+    if not settings.metrics_enabled:
+        return
+    from prometheus_client import start_http_server
+
+    from digit_knower import metrics
+
+    try:
+        start_http_server(settings.web_metrics_port, addr=host, registry=metrics.registry())
+    except OSError as error:
+        print(
+            f"digit-knower serve: no metrics: cannot listen on port {settings.web_metrics_port} "
+            f"(DIGIT_KNOWER_WEB_METRICS_PORT): {error.strerror}",
+            file=sys.stderr,
+        )
+        return
+    print(f"Digit Knower: metrics on http://{host}:{settings.web_metrics_port}/metrics")
