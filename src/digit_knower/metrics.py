@@ -45,7 +45,7 @@ DIGITS_READ = Counter(
 )
 PREPROCESS_SECONDS = Histogram(
     "digit_knower_preprocess_seconds",
-    "Time to turn one picture into the model's 28x28 inputs (one per digit found).",,
+    "Time to turn one picture into the model's 28x28 inputs (one per digit found).",
     buckets=CORE_BUCKETS,
 )
 MODEL_SECONDS = Histogram(

@@ -136,6 +136,8 @@ class Predictor:
 
     def _predictions(self, inputs: list[_Inputs]) -> list[Prediction]:
         """One Prediction per picture; `inputs[i]` holds picture i's whole and its parts, if any."""
+        if not inputs:
+            return []
         readings = self._read(np.concatenate([i.pictures for i in inputs]))
         predictions, start = [], 0
         for picture in inputs:
