@@ -218,13 +218,40 @@ def about_panel(card: dict[str, Any], store: Store) -> None:
 
 
 def outbox_banner(store: Store, reachable: bool) -> None:
-    waiting = store.outbox_backlog()
-    if waiting or not reachable:
+    """What waits in the outbox, in plain words: nothing shows while all is well."""
+    waiting = store.outbox_status()
+    if not reachable:
         st.warning(
-            f"The database is unreachable: logging paused; {waiting} records waiting. "
+            f"The database is unreachable: logging paused; {_records(waiting.backlog)} waiting. "
             "Predictions still work, and the records are written as soon as it is back.",
             icon=":material/pause_circle:",
         )
+    elif waiting.backlog:
+        st.info(
+            f"{_records(waiting.backlog).capitalize()} from a database outage "
+            f"{'is' if waiting.backlog == 1 else 'are'} being written to the database now.",
+            icon=":material/sync:",
+        )
+    if waiting.foreign:
+        st.warning(
+            f"{_records(waiting.foreign).capitalize()} in this server's outbox "
+            f"{'was' if waiting.foreign == 1 else 'were'} meant for another database, so "
+            f"{'it is' if waiting.foreign == 1 else 'they are'} kept aside and not written here. "
+            "An operator can see them with `digit-knower db outbox list`.",
+            icon=":material/move_item:",
+        )
+    if waiting.dead_letters:
+        st.error(
+            f"The database refused {_records(waiting.dead_letters)} for good, so "
+            f"{'it is' if waiting.dead_letters == 1 else 'they are'} set aside, not in the history "
+            "or the stats. An operator can see why with `digit-knower db outbox list`, then retry "
+            "or drop them.",
+            icon=":material/report:",
+        )
+
+
+def _records(count: int) -> str:
+    return f"{count} record" if count == 1 else f"{count} records"
 
 
 _STYLE = """
