@@ -22,7 +22,7 @@ from digit_knower.store import Store, UnknownOutboxEntryError
 from digit_knower.store.models import predictions
 from digit_knower.store.outbox import DEAD_LETTER_AFTER, Entry, Outbox
 from tests.test_store import count_rows, make_record
-from tests.test_store_group_commit import HANG_GUARD_S
+from tests.test_store_group_commit import HANG_GUARD_S, wait_until
 
 # What the outbox of the first release created, word for word: files like this are out there.
 PREVIOUS_VERSION_SCHEMA = """
@@ -174,6 +174,19 @@ def test_an_operator_can_have_another_databases_entries_written_here_or_drop_the
         store.outbox.drop_foreign(other.fingerprint)
     with pytest.raises(UnknownOutboxEntryError, match="is not another database"):
         store.outbox.drop_foreign(store.fingerprint)
+
+
+def test_the_flusher_finds_entries_another_process_left_for_this_database(
+    store: Store, shared_outbox: Path
+) -> None:
+    """E.g. the page restarted with a backlog and nobody visits it: the API writes it."""
+    store.start_flusher(idle_check_s=0.2)
+    record = make_record(8)
+    another_process = Outbox(shared_outbox, store.fingerprint)
+    another_process.append("prediction", str(record.id), record.model_dump_json())
+    another_process.close()
+    wait_until(lambda: record.id in labels_in(store))
+    assert store.outbox_backlog() == 0
 
 
 # --- A record refused for good is set aside; the queue moves on -------------------------------------

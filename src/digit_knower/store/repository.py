@@ -59,7 +59,7 @@ from digit_knower.store.errors import (
     SchemaOutOfDateError,
     UnknownPredictionError,
 )
-from digit_knower.store.flusher import Flusher
+from digit_knower.store.flusher import IDLE_CHECK_S, Flusher
 from digit_knower.store.group_commit import GroupCommit
 from digit_knower.store.outbox import Drained, Entry, Kind, Outbox, OutboxStatus
 from digit_knower.store.records import ModelCardSummary, PredictionRecord, Stats
@@ -328,11 +328,13 @@ class Store:
                 on_retry(f"{why}; trying again in {pause:.1f} s")
             time.sleep(pause)
 
-    def start_flusher(self) -> None:
+    def start_flusher(self, idle_check_s: float = IDLE_CHECK_S) -> None:
         """Flush the outbox in the background from now on: as soon as the database takes writes
-        again, with no call needed (see `flusher`). `close()` stops it."""
+        again, with no call needed (see `flusher`); while idle, look for entries other processes
+        queued every `idle_check_s`. `close()` stops it."""
         if self._flusher is None:
-            self._flusher = Flusher(self._flush_pass, name=f"outbox-flusher {self.where}")
+            name = f"outbox-flusher {self.where}"
+            self._flusher = Flusher(self._flush_pass, name=name, idle_check_s=idle_check_s)
 
     def is_reachable(self) -> bool:
         """Whether the database answers now (False without trying while backing off)."""
