@@ -20,14 +20,13 @@ import time
 from pathlib import Path
 
 import httpx
-import psycopg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests import servers  # noqa: E402
 from tests.api_helpers import drawn_one  # noqa: E402
-from tests.postgres_server import PostgresServer  # noqa: E402
+from tests.postgres_server import PostgresServer, own_server  # noqa: E402
 
 from digit_knower.store import Store  # noqa: E402
 
@@ -35,13 +34,11 @@ GOAL_S = 10.0
 GIVE_UP_S = 120.0
 
 
-def landed(server: PostgresServer, database: str, ids: set[str]) -> bool:
-    with psycopg.connect(host="127.0.0.1", port=server.port, user="postgres", dbname=database) as conn:
-        found = {str(row[0]) for row in conn.execute("SELECT id FROM predictions WHERE source = 'api'")}
-    return ids <= found
+def landed(server: PostgresServer, url: str, ids: set[str]) -> bool:
+    return ids <= {str(row[0]) for row in server.query(url, "SELECT id FROM predictions")}
 
 
-def one_round(args: argparse.Namespace, server: PostgresServer, database: str, client: httpx.Client) -> float:
+def one_round(args: argparse.Namespace, server: PostgresServer, url: str, client: httpx.Client) -> float:
     """Seconds from PostgreSQL accepting connections again to the last prediction landing."""
     server.stop()
     ids = set()
@@ -53,7 +50,7 @@ def one_round(args: argparse.Namespace, server: PostgresServer, database: str, c
     time.sleep(args.outage)
     server.start()  # returns once the server accepts connections
     back = time.monotonic()
-    while not landed(server, database, ids):
+    while not landed(server, url, ids):
         if time.monotonic() - back > GIVE_UP_S:
             raise SystemExit(f"the backlog did not land within {GIVE_UP_S:.0f} s")
         time.sleep(0.05)
@@ -72,10 +69,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    server = PostgresServer()
-    server.start()
     work = Path(tempfile.mkdtemp(prefix="dk-outbox-bench-"))
-    try:
+    with own_server() as server:
         url = server.create_database()
         Store(url, outbox_path=work / "migrate-outbox.sqlite3").upgrade()
         env = {"DATABASE_URL": url, "DIGIT_KNOWER_STATE_DIR": str(work / "state")}
@@ -85,14 +80,12 @@ def main() -> int:
             httpx.Client(base_url=api.url, timeout=30) as client,
         ):
             for number in range(1, args.rounds + 1):
-                seconds.append(one_round(args, server, url.rsplit("/", 1)[1], client))
+                seconds.append(one_round(args, server, url, client))
                 print(
                     f"round {number}/{args.rounds}: {args.predictions} predictions landed "
                     f"{seconds[-1]:.2f} s after PostgreSQL was back",
                     flush=True,
                 )
-    finally:
-        server.destroy()
     median, worst = statistics.median(seconds), max(seconds)
     print(
         f"backlog landed, no traffic, {args.workers} workers, {args.outage:.0f} s outages: "

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,9 +20,10 @@ from digit_knower.settings import get_settings
 from digit_knower.store import Store
 from tests import servers
 from tests.api_helpers import drawn_one
-from tests.postgres_server import PostgresServer
+from tests.postgres_server import own_server
 
 GIVE_UP_S = 120  # a deadline for giving up, not a measure (bench/outbox_drain.py measures)
+API_ROWS = "SELECT id FROM predictions WHERE source = 'api'"
 READINESS_FIELDS = {
     "ready",
     "degraded",
@@ -105,9 +105,7 @@ def test_readyz_is_503_only_when_the_outbox_cannot_be_written(
 def test_the_api_stays_ready_in_an_outage_and_writes_its_backlog_with_no_traffic(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = PostgresServer()  # our own, so the shared server stays up for the other tests
-    server.start()
-    try:
+    with own_server() as server:
         url = server.create_database()
         Store(url, outbox_path=tmp_path / "migrate-outbox.sqlite3").upgrade()
         env = {"DATABASE_URL": url, "DIGIT_KNOWER_STATE_DIR": str(tmp_path / "state")}
@@ -123,20 +121,12 @@ def test_the_api_stays_ready_in_an_outage_and_writes_its_backlog_with_no_traffic
             server.start()
             back = time.monotonic()
             ids = {r.json()["id"] for r in created}
-            while (landed := api_rows(server, url)) != ids:  # not a single request meanwhile
+            while (landed := {str(row[0]) for row in server.query(url, API_ROWS)}) != ids:  # no request
                 assert time.monotonic() - back < GIVE_UP_S, f"{len(landed)} of 30 landed"
                 time.sleep(0.1)
             took = time.monotonic() - back
             assert client.get("/readyz").json()["degraded"] is False
         assert api.process.returncode == 0  # SIGTERM: a clean shutdown, flushers stopped
         assert "Traceback" not in api.log_text()
-    finally:
-        server.destroy()
     with capsys.disabled():
         print(f"\n[api outage] 30 predictions landed {took:.1f} s after PostgreSQL was back (2 workers)")
-
-
-def api_rows(server: PostgresServer, url: str) -> set[str]:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(host="127.0.0.1", port=server.port, user="postgres", dbname=name) as conn:
-        return {str(row[0]) for row in conn.execute("SELECT id FROM predictions WHERE source = 'api'")}

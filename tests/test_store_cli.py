@@ -170,12 +170,10 @@ def test_db_outbox_can_write_another_databases_records_here_or_drop_them(tmp_pat
 
 @pytest.mark.postgres
 def test_db_flush_wait_writes_the_backlog_once_the_database_is_back(tmp_path: Path) -> None:
-    from tests.postgres_server import PostgresServer
+    from tests.postgres_server import own_server
     from tests.test_store import make_record
 
-    server = PostgresServer()  # our own, so the shared server stays up for the other tests
-    server.start()
-    try:
+    with own_server() as server:
         url = server.create_database()
         with Store(url, outbox_path=tmp_path / "outbox.sqlite3") as store:
             store.upgrade()
@@ -202,7 +200,4 @@ def test_db_flush_wait_writes_the_backlog_once_the_database_is_back(tmp_path: Pa
         out, _err = waiting.communicate()
         assert waiting.returncode == 0
         assert f"applied 3 outbox entries from {tmp_path / 'outbox.sqlite3'}" in out
-        with Store(url, outbox_path=tmp_path / "check.sqlite3") as store:
-            assert len(store.recent()) == 3
-    finally:
-        server.destroy()
+        assert server.query(url, "SELECT count(*) FROM predictions") == [(3,)]

@@ -170,12 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
                 default="head" if name == "upgrade" else "-1",
                 help="Alembic revision id, 'head', 'base', or a relative step like -1",
             )
-    add_db_flush(db_sub)
-    add_db_outbox(db_sub)
+    _add_db_flush(db_sub)
+    _add_db_outbox(db_sub)
     return parser
 
 
-def add_db_flush(db_sub: argparse._SubParsersAction) -> None:
+def _add_db_flush(db_sub: argparse._SubParsersAction) -> None:
     a = db_sub.add_parser(
         "flush",
         help="write the records queued in the local outbox to the database now",
@@ -194,7 +194,7 @@ def add_db_flush(db_sub: argparse._SubParsersAction) -> None:
     )
 
 
-def add_db_outbox(db_sub: argparse._SubParsersAction) -> None:
+def _add_db_outbox(db_sub: argparse._SubParsersAction) -> None:
     outbox = db_sub.add_parser(
         "outbox",
         help="list the outbox; retry or drop dead letters and records for other databases",

@@ -10,33 +10,24 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 from playwright.sync_api import sync_playwright
 
 from digit_knower.store import Store
 from tests import servers
 from tests.e2e.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium
-from tests.postgres_server import PostgresServer
+from tests.postgres_server import own_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 GIVE_UP_S = 120  # a deadline for giving up, not a measure
-
-
-def web_rows(server: PostgresServer, url: str) -> list[tuple[int, int | None]]:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(host="127.0.0.1", port=server.port, user="postgres", dbname=name) as conn:
-        query = "SELECT digit, true_label FROM predictions WHERE source = 'web' ORDER BY created_at"
-        return [tuple(row) for row in conn.execute(query)]
+WEB_ROWS = "SELECT digit, true_label FROM predictions WHERE source = 'web' ORDER BY created_at"
 
 
 def test_digits_drawn_during_an_outage_land_with_nobody_on_the_page(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = PostgresServer()  # our own, so the shared server stays up for the other tests
-    server.start()
-    try:
+    with own_server() as server:
         url = server.create_database()
         Store(url, outbox_path=tmp_path / "migrate-outbox.sqlite3").upgrade()
         env = {"DATABASE_URL": url, "DIGIT_KNOWER_STATE_DIR": str(tmp_path / "state")}
@@ -60,13 +51,11 @@ def test_digits_drawn_during_an_outage_land_with_nobody_on_the_page(
 
             server.start()  # from here on, no request reaches the page
             back = time.monotonic()
-            while (rows := web_rows(server, url)) != [(1, None), (7, 7)]:
+            while (rows := server.query(url, WEB_ROWS)) != [(1, None), (7, 7)]:
                 assert time.monotonic() - back < GIVE_UP_S, f"still only {rows} in the database"
                 time.sleep(0.1)
             took = time.monotonic() - back
         assert page_server.process.returncode == 0  # SIGTERM: a clean stop, flusher included
         assert "Traceback" not in page_server.log_text()
-    finally:
-        server.destroy()
     with capsys.disabled():
         print(f"\n[e2e outage] the page's backlog landed {took:.1f} s after PostgreSQL was back")
