@@ -38,9 +38,9 @@ CREATE INDEX IF NOT EXISTS ix_outbox_key ON outbox (key, kind);
 POISON_LATENCY_MS = 666.0  # the databases below refuse a prediction with this latency, for good
 
 
-def open_store(url: str, outbox: Path) -> Store:
-    """A migrated store whose pauses after a failure or a refusal are short enough to wait out."""
-    store = Store(url, outbox_path=outbox, retry_after_s=0.01, retry_at_most_s=0.01)
+def open_store(url: str, outbox: Path, pause_s: float = 0.01) -> Store:
+    """A migrated store; its pauses after a failure or a refusal are short enough to wait out."""
+    store = Store(url, outbox_path=outbox, retry_after_s=pause_s, retry_at_most_s=pause_s)
     store.upgrade()
     store.ensure_schema()
     return store
@@ -193,41 +193,49 @@ def test_the_flusher_finds_entries_another_process_left_for_this_database(
 
 
 def test_a_refused_entry_is_tried_a_few_times_then_set_aside_and_the_queue_moves_on(
-    store: Store, database_url: str, caplog: pytest.LogCaptureFixture
+    database_url: str, shared_outbox: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    refuse_poison(database_url)
-    first = queue_prediction(store, 1)
-    poison = queue_prediction(store, 2, latency_ms=POISON_LATENCY_MS)
-    second = queue_prediction(store, 3)
-    store.outbox.append("label", str(first), label_payload(1))
-    store.outbox.append("label", str(poison), label_payload(2))
-    third = queue_prediction(store, 4)
+    # A long pause before refused entries are tried again on their own: here each try is an
+    # explicit flush_outbox(), and in between the store works around them.
+    with open_store(database_url, shared_outbox, pause_s=60) as store:
+        refuse_poison(database_url)
+        first = queue_prediction(store, 1)
+        poison = queue_prediction(store, 2, latency_ms=POISON_LATENCY_MS)
+        second = queue_prediction(store, 3)
+        store.outbox.append("label", str(first), label_payload(1))
+        store.outbox.append("label", str(poison), label_payload(2))
+        third = queue_prediction(store, 4)
 
-    # The entries behind the refused one are applied at once...
-    assert store.flush_outbox() == 4
-    assert labels_in(store) == {first: 1, second: None, third: None}
-    assert (store.outbox_backlog(), store.dead_letter_count()) == (2, 0)  # ...it waits for a retry
-    assert "refused 2 outbox entries" in caplog.text
+        # The entries behind the refused one are applied at once...
+        assert store.flush_outbox() == 4
+        assert labels_in(store) == {first: 1, second: None, third: None}
+        assert (store.outbox_backlog(), store.dead_letter_count()) == (2, 0)  # ...it waits for a retry
+        assert "refused 2 outbox entries" in caplog.text
 
-    # A prediction made meanwhile is kept, and lands with the next flush.
-    meanwhile = make_record(5)
-    store.log_prediction(meanwhile)
-    for _ in range(DEAD_LETTER_AFTER - 1):
-        store.flush_outbox()
-    assert set(labels_in(store)) == {first, second, third, meanwhile.id}
-    assert (store.outbox_backlog(), store.dead_letter_count()) == (0, 2)  # with its label
-    assert "set aside as dead letters" in caplog.text
+        # While it waits, the database serves reads and takes labels for what it already holds.
+        assert store.set_true_label(second, 3).true_label == 3
+        assert store.get(second).true_label == 3 and len(store.recent()) == 3
 
-    prediction, label = store.outbox.dead_letters()
-    assert (prediction.kind, prediction.key, prediction.attempts) == ("prediction", str(poison), 3)
-    assert "refuse_poison" in prediction.error or "poison record refused" in prediction.error
-    assert (label.kind, label.key) == ("label", str(poison))
-    assert f"its prediction was set aside (dead letter {prediction.id})" in label.error
+        # A prediction made meanwhile queues behind them, and lands with the next flush.
+        meanwhile = make_record(5)
+        store.log_prediction(meanwhile)
+        assert store.outbox_backlog() == 3
+        for _ in range(DEAD_LETTER_AFTER - 1):
+            store.flush_outbox()
+        assert labels_in(store) == {first: 1, second: 3, third: None, meanwhile.id: None}
+        assert (store.outbox_backlog(), store.dead_letter_count()) == (0, 2)  # with its label
+        assert "set aside as dead letters" in caplog.text
 
-    # With the prediction set aside, nothing waits: writes go straight to the database again.
-    after = make_record(6)
-    store.log_prediction(after)
-    assert store.outbox_backlog() == 0 and after.id in labels_in(store)
+        prediction, label = store.outbox.dead_letters()
+        assert (prediction.kind, prediction.key, prediction.attempts) == ("prediction", str(poison), 3)
+        assert "refuse_poison" in prediction.error or "poison record refused" in prediction.error
+        assert (label.kind, label.key) == ("label", str(poison))
+        assert f"its prediction was set aside (dead letter {prediction.id})" in label.error
+
+        # With the prediction set aside, nothing waits: writes go straight to the database again.
+        after = make_record(6)
+        store.log_prediction(after)
+        assert store.outbox_backlog() == 0 and after.id in labels_in(store)
 
 
 def test_a_dead_letter_retried_once_the_database_accepts_it_lands_with_its_label(
