@@ -129,6 +129,9 @@ def test_each_entry_carries_its_database_fingerprint_and_never_the_password(tmp_
 
     with Store(f"sqlite:///{tmp_path}/sub/../db.sqlite3", outbox_path=tmp_path / "o2.sqlite3") as local:
         assert local.fingerprint == f"sqlite:///{(tmp_path / 'db.sqlite3').resolve()}"
+    socket = "postgresql+psycopg://app@/digits?host=/run/PostgreSQL"  # a socket folder keeps its case
+    with Store(socket, outbox_path=tmp_path / "o3.sqlite3") as over_a_socket:
+        assert over_a_socket.fingerprint == "postgresql://app@/run/PostgreSQL:5432/digits"
 
 
 def test_entries_for_another_database_are_left_alone_and_reported(

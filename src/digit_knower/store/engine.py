@@ -71,7 +71,9 @@ def fingerprint(url: URL) -> str:
     host = url.host or url.query.get("host") or "localhost"
     if isinstance(host, tuple):  # ?host=a&host=b: libpq tries them in order
         host = ",".join(host)
-    return f"postgresql://{url.username or ''}@{host.lower()}:{url.port or 5432}/{url.database or ''}"
+    if not host.startswith("/"):  # a host name, not a socket folder: DNS ignores case
+        host = host.lower()
+    return f"postgresql://{url.username or ''}@{host}:{url.port or 5432}/{url.database or ''}"
 
 
 def make_engine(url: URL) -> Engine:
