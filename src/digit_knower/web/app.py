@@ -269,7 +269,10 @@ def main() -> None:
     st.title(":material/draw: Digit Knower")
     st.caption("Draw a digit, press Predict, and tell the model when it is wrong.")
     summary = st.container()  # the model's line, once the model is loaded
-    banner = st.empty()  # filled last, so it counts the records this very run sent to the outbox
+    # Filled last, so that it counts the records this very run sent to the outbox. A container,
+    # not st.empty(): a rerun keeps the last banner in place until the new one is drawn, so the
+    # page below does not jump up and down on every click during an outage.
+    banner = st.container()
 
     settings = get_settings()
     try:
@@ -298,7 +301,7 @@ def main() -> None:
     reachable = history_panel(store)
     stats_panel(store)
     about_panel(predictor.card, store)
-    with banner.container():
+    with banner:
         outbox_banner(store, reachable)
 
 
