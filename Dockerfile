@@ -83,8 +83,10 @@ FROM runtime AS api
 COPY --from=api-env /opt/venv /opt/venv
 EXPOSE 8000
 # No curl in slim: Python it is.
+# Ready = it answers predictions and can keep them (model loaded, outbox writable); a database
+# outage does not make it unhealthy: predictions wait in the outbox meanwhile.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"]
 CMD ["api", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
 
 # ---- web: the Streamlit page. Last, so that a plain `docker build .` makes it ----

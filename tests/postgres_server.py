@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("DIGIT_KNOWER_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -69,8 +70,29 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def query(self, url: str, sql: str) -> list[tuple]:
+        """The rows of `sql` in the database `url` names (one from create_database), read as the
+        superuser on a connection of its own: what is really there, whatever the app believes."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=name) as conn:
+            return [tuple(row) for row in conn.execute(sql)]
+
     def destroy(self) -> None:
         # It may already be stopped, e.g. by an outage test that failed midway.
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def own_server() -> Iterator[PostgresServer]:
+    """A server of the caller's own, to stop and start at will (an outage) while the session's
+    shared one stays up for the other tests; destroyed at the end."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()

@@ -17,10 +17,15 @@ HELP = {
     ("evaluate",): ["--model-dir", "--data-dir", "confusion matrix", "ONNX Runtime"],
     ("serve",): ["--host", "--port", "Streamlit"],
     ("api",): ["--host", "--port", "--workers"],
-    ("db",): ["upgrade", "downgrade", "current"],
+    ("db",): ["upgrade", "downgrade", "current", "flush", "outbox"],
     ("db", "upgrade"): ["revision"],
     ("db", "downgrade"): ["revision"],
     ("db", "current"): ["revision"],
+    ("db", "flush"): ["--wait", "cannot be reached"],
+    ("db", "outbox"): ["list", "retry", "drop", "dead letter", "never the password", "Exit status"],
+    ("db", "outbox", "list"): ["dead letter"],
+    ("db", "outbox", "retry"): ["ID", "--all", "--database"],
+    ("db", "outbox", "drop"): ["ID", "--all", "--database", "for good"],
 }
 
 

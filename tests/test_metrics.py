@@ -16,17 +16,21 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from digit_knower import Predictor
+from digit_knower import Predictor, metrics
 from digit_knower.api import create_app
 from digit_knower.cli import main as cli_main
 from digit_knower.settings import get_settings
+from digit_knower.store.outbox import DEAD_LETTER_AFTER, Outbox
 from tests import servers
 from tests.api_helpers import blank_png, drawn_one
 from tests.metrics_helpers import Samples, parse, value
 from tests.postgres_server import free_port
+from tests.test_store import make_record
+from tests.test_store_outbox import POISON_LATENCY_MS, open_store, queue_prediction, refuse_poison
 
 
 def scrape(client: TestClient | httpx.Client, path: str = "/metrics") -> Samples:
@@ -114,6 +118,29 @@ def test_the_outbox_backlog_is_what_waits_for_the_database(tmp_path: Path, monke
         samples = scrape(client)
     # The model card waits too, ahead of the prediction that cites it.
     assert value(samples, "digit_knower_outbox_backlog") == 2
+
+
+def test_the_outbox_gauges_count_dead_letters_and_entries_for_other_databases(tmp_path: Path) -> None:
+    """What an operator must see: records refused for good, and records for another database."""
+    url, outbox = f"sqlite:///{tmp_path / 'log.sqlite3'}", tmp_path / "outbox.sqlite3"
+    store = open_store(url, outbox)
+    refuse_poison(url)
+    queue_prediction(store, 2, latency_ms=POISON_LATENCY_MS)
+    for _ in range(DEAD_LETTER_AFTER):
+        store.flush_outbox()
+    stranger = make_record(5)
+    Outbox(outbox, "sqlite:///elsewhere.sqlite3").append(
+        "prediction", str(stranger.id), stranger.model_dump_json()
+    )
+    metrics.watch_store(store)
+    try:
+        samples = parse(generate_latest(REGISTRY).decode())
+    finally:
+        metrics.watch_store(None)
+        store.close()
+    assert value(samples, "digit_knower_outbox_dead_letters") == 1
+    assert value(samples, "digit_knower_outbox_foreign") == 1
+    assert value(samples, "digit_knower_outbox_backlog") == 0
 
 
 def test_metrics_can_be_switched_off(api_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,5 @@
-"""Nothing is lost when PostgreSQL goes away, and a wrong URL gets one clear line.
+"""Nothing is lost when PostgreSQL goes away, the backlog lands by itself once it is back, and a
+wrong URL gets one clear line.
 
 These tests stop and start a server, so they run their OWN PostgreSQL (the session's shared one
 stays up). It asks for passwords over TCP, so that a wrong password is really refused.
@@ -7,13 +8,15 @@ stays up). It asks for passwords over TCP, so that a wrong password is really re
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import create_engine, event, func, select
 
 from digit_knower.store import (
     DatabaseConfigError,
@@ -286,3 +289,120 @@ def test_an_outage_in_the_middle_of_a_batch_sends_the_whole_batch_to_the_outbox_
     time.sleep(0.1)  # the back-off (0.05 s here) runs out
     assert store.flush_outbox() == 5
     assert sorted(row.id for row in rows(store)) == sorted(record.id for record in records)
+
+
+# --- The background flusher: the backlog lands with no call at all ----------------------------------
+# These read the database through a connection of their own, never through the store under test.
+
+GIVE_UP_S = 120  # a deadline for giving up on a broken flusher, not a measure (see bench/outbox_drain.py)
+
+
+@pytest.fixture
+def flushing_store(url: str, server: PostgresServer, tmp_path: Path) -> Iterator[Store]:
+    """A migrated store with its background flusher, and short pauses so that a test can wait
+    them out; a server a test stopped is started again."""
+    with Store(url, outbox_path=tmp_path / "outbox.sqlite3", retry_after_s=0.2, retry_at_most_s=1.0) as s:
+        s.upgrade()
+        s.ensure_schema()
+        s.start_flusher()
+        yield s
+    if not (server.datadir / "postmaster.pid").exists():
+        server.start()
+
+
+def rows_seen_from_outside(url: str) -> dict[uuid.UUID, int | None]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return dict(connection.execute(select(predictions.c.id, predictions.c.true_label)).all())
+    finally:
+        engine.dispose()
+
+
+def wait_for_rows(url: str, count: int) -> float:
+    """Seconds until the database holds `count` predictions."""
+    started = time.monotonic()
+    while len(rows_seen_from_outside(url)) < count:
+        assert time.monotonic() - started < GIVE_UP_S, "the backlog never landed"
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def connect_attempts(store: Store) -> list[float]:
+    attempts: list[float] = []
+    event.listen(store.engine, "do_connect", lambda *args: attempts.append(time.monotonic()))
+    return attempts
+
+
+def test_with_no_traffic_the_backlog_lands_once_the_database_is_back(
+    flushing_store: Store,
+    server: PostgresServer,
+    url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server.stop()
+    records = [make_record(i % 10) for i in range(30)]
+    for record in records:
+        flushing_store.log_prediction(record)
+    labels = {record.id: record.digit for record in records[:5]}
+    for prediction_id, label in labels.items():
+        flushing_store.set_true_label(prediction_id, label)
+    assert flushing_store.outbox_backlog() == 35
+
+    server.start()
+    took = wait_for_rows(url, 30)  # nobody calls the store meanwhile
+
+    found = rows_seen_from_outside(url)
+    assert set(found) == {record.id for record in records}
+    assert {key: value for key, value in found.items() if value is not None} == labels
+    assert flushing_store.outbox_backlog() == 0
+    with capsys.disabled():
+        print(f"\n[flusher] backlog of 35 landed {took:.1f} s after PostgreSQL was back (no traffic)")
+
+
+def test_during_an_outage_the_flusher_keeps_to_the_back_off(
+    flushing_store: Store,
+    server: PostgresServer,
+) -> None:
+    attempts = connect_attempts(flushing_store)
+    server.stop()
+    flushing_store.log_prediction(make_record())  # the first failure starts the back-off (0.2 s, up to 1 s)
+    started = time.monotonic()
+    time.sleep(3)
+    elapsed = time.monotonic() - started
+    # Tries at 0.2, 0.6, 1.4, 2.4 s..., never in a busy loop; a slow machine only makes fewer.
+    assert 1 <= len(attempts) <= 2 + elapsed / 0.2
+    assert flushing_store.outbox_backlog() == 1
+
+
+def test_an_idle_flusher_never_touches_the_database(flushing_store: Store) -> None:
+    attempts = connect_attempts(flushing_store)
+    flushing_store.engine.dispose()  # so that any query would have to connect
+    time.sleep(1)
+    assert attempts == []
+    assert flushing_store.outbox_backlog() == 0
+
+
+def test_close_stops_the_flusher_during_an_outage_and_the_backlog_stays_on_disk(
+    url: str,
+    server: PostgresServer,
+    tmp_path: Path,
+) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    store = Store(url, outbox_path=outbox, retry_after_s=0.2, retry_at_most_s=1.0)
+    store.upgrade()
+    store.start_flusher()
+    server.stop()
+    try:
+        record = make_record(4)
+        store.log_prediction(record)
+        flushers = [t for t in threading.enumerate() if t.name == f"outbox-flusher {store.where}"]
+        assert len(flushers) == 1
+        store.close()
+        assert not flushers[0].is_alive()
+    finally:
+        server.start()
+    with Store(url, outbox_path=outbox) as later:
+        assert later.outbox_backlog() == 1  # the next run finds it and writes it
+        assert later.flush_outbox() == 1
+    assert list(rows_seen_from_outside(url)) == [record.id]

@@ -166,15 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "db",
         _db,
-        "manage the prediction database (migrations)",
-        "Manage the database named by DATABASE_URL (or the embedded SQLite file) with Alembic.",
+        "manage the prediction database (migrations) and the local outbox",
+        "Manage the database named by DATABASE_URL (or the embedded SQLite file) with Alembic, "
+        "and the local outbox of records waiting for it (in DIGIT_KNOWER_STATE_DIR).",
     )
     db_sub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     for name, text in [
         ("upgrade", "apply all migrations up to the newest (run this first, and after every upgrade)"),
         ("downgrade", "revert migrations down to a revision (default: one step)"),
         ("current", "print the database's revision and whether it is up to date"),
-        ("flush", "write the predictions and labels queued in the local outbox to the database"),
     ]:
         a = db_sub.add_parser(name, help=text, description=text, formatter_class=_HelpFormatter)
         if name in ("upgrade", "downgrade"):
@@ -184,7 +184,71 @@ def build_parser() -> argparse.ArgumentParser:
                 default="head" if name == "upgrade" else "-1",
                 help="Alembic revision id, 'head', 'base', or a relative step like -1",
             )
+    _add_db_flush(db_sub)
+    _add_db_outbox(db_sub)
     return parser
+
+
+def _add_db_flush(db_sub: argparse._SubParsersAction) -> None:
+    a = db_sub.add_parser(
+        "flush",
+        help="write the records queued in the local outbox to the database now",
+        description="Write the predictions, labels and model cards queued in the local outbox for "
+        "this database, in order. The page and the API do this by themselves within seconds of the "
+        "database coming back; this is for when neither runs. Exit status 1 when the database "
+        "cannot be reached (after --wait).",
+        formatter_class=_HelpFormatter,
+    )
+    a.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="while the database cannot be reached, keep trying this long; 0 tries once",
+    )
+
+
+def _add_db_outbox(db_sub: argparse._SubParsersAction) -> None:
+    outbox = db_sub.add_parser(
+        "outbox",
+        help="list the outbox; retry or drop dead letters and records for other databases",
+        description="The local outbox keeps records the database could not take yet, each tagged "
+        "with the database it is meant for (user, host, port and name; never the password). "
+        "Records meant for another database (the state folder was used with another DATABASE_URL) "
+        "are left alone. A record the database refuses for good (a constraint it will never "
+        "satisfy) is set aside as a dead letter after 3 tries, and the records behind it go on. "
+        "Exit status 1 when the outbox cannot be read or an id is unknown, 2 for wrong usage.",
+        formatter_class=_HelpFormatter,
+    )
+    sub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="WHAT")
+    sub.add_parser(
+        "list",
+        help="what waits, for which database, and every dead letter with its reason",
+        description="Print how many records wait for this database and for others, and every dead "
+        "letter: its id, what it is, and why the database refused it.",
+        formatter_class=_HelpFormatter,
+    )
+    for name, text in [
+        (
+            "retry",
+            "queue dead letters again (a prediction's labels come along), or have records meant "
+            "for another database written to this one (--database)",
+        ),
+        (
+            "drop",
+            "delete dead letters for good (a prediction's labels go too), or the records meant for "
+            "another database (--database)",
+        ),
+    ]:
+        a = sub.add_parser(name, help=text, description=text + ".", formatter_class=_HelpFormatter)
+        a.add_argument("ids", nargs="*", type=int, metavar="ID", help="dead letter ids, as `list` shows them")
+        a.add_argument("--all", action="store_true", default=None, help="every dead letter")
+        a.add_argument(
+            "--database",
+            metavar="FINGERPRINT",
+            help="the records meant for this other database, as `list` names it "
+            "(e.g. postgresql://user@host:5432/name)",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

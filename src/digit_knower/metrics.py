@@ -101,17 +101,28 @@ class OutboxGauges(Collector):
     def __init__(self) -> None:
         self._store: Store | None = None
 
-    def watch(self, store: Store) -> None:
+    def watch(self, store: Store | None) -> None:
         self._store = store
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         store = self._store
         if store is None:
             return
+        status = store.outbox_status()
         yield GaugeMetricFamily(
             "digit_knower_outbox_backlog",
             "Records waiting in the local outbox for the database (it was down, or refused them).",
-            value=store.outbox_backlog(),
+            value=status.backlog,
+        )
+        yield GaugeMetricFamily(
+            "digit_knower_outbox_foreign",
+            "Records in the local outbox meant for another database (left alone; see `db outbox`).",
+            value=status.foreign,
+        )
+        yield GaugeMetricFamily(
+            "digit_knower_outbox_dead_letters",
+            "Records the database refused for good, set aside in the outbox (see `db outbox`).",
+            value=status.dead_letters,
         )
 
 
@@ -119,8 +130,8 @@ OUTBOX = OutboxGauges()
 REGISTRY.register(OUTBOX)
 
 
-def watch_store(store: Store) -> None:
-    """Expose the outbox gauges of `store` (the one this process logs to)."""
+def watch_store(store: Store | None) -> None:
+    """Expose the outbox gauges of `store` (the one this process logs to); None: no outbox gauges."""
     OUTBOX.watch(store)
 
 

@@ -24,11 +24,13 @@ INLINE_MAX_PIXELS = 512 * 512
 
 
 def open_store(url: str, outbox_path: Path | str) -> Store:
-    """The store for a front end, its schema checked (the embedded SQLite is migrated).
+    """The store for a front end, its schema checked (the embedded SQLite is migrated), with its
+    background flusher running.
 
     A database that is down right now does not stop the front end: it keeps predicting, and the
-    store keeps every record in its outbox until the database is back. A database that needs
-    `digit-knower db upgrade`, or a wrong URL, raises its one-line store error.
+    store keeps every record in its outbox until the database is back, when the flusher writes
+    them with no request needed. A database that needs `digit-knower db upgrade`, or a wrong URL,
+    raises its one-line store error.
     """
     store = Store(url, outbox_path=outbox_path)
     try:
@@ -38,6 +40,7 @@ def open_store(url: str, outbox_path: Path | str) -> Store:
     except Exception:
         store.close()
         raise
+    store.start_flusher()
     return store
 
 

@@ -134,8 +134,32 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    ready: bool
+    """Whether this process can answer predictions, and what is degraded meanwhile."""
+
+    ready: bool = Field(
+        description="The model is loaded and the outbox can be written: predictions are answered "
+        "and kept, whatever the database's state. False answers 503."
+    )
+    degraded: bool = Field(
+        description="Something needs attention although predictions are answered: the database "
+        "cannot be reached, or records wait in the outbox (for this database or another), or "
+        "some were set aside as dead letters."
+    )
     model_loaded: bool
     model_version: str | None
-    database_reachable: bool
-    outbox_backlog: int = Field(description="Predictions waiting in the local outbox for the database.")
+    outbox_writable: bool = Field(description="A prediction could be queued in the local outbox now.")
+    database_reachable: bool = Field(
+        description="The database answered just now (while it is backing off after a failure: false)."
+    )
+    outbox_backlog: int = Field(
+        description="Records (predictions, labels, model cards) waiting in the local outbox for this "
+        "database; they are written within seconds of it taking writes again."
+    )
+    outbox_foreign: int = Field(
+        description="Records in the outbox meant for another database (the state folder was used "
+        "with another DATABASE_URL): kept, never written here. See `digit-knower db outbox list`."
+    )
+    outbox_dead_letters: int = Field(
+        description="Records the database refused for good, set aside in the outbox file. See "
+        "`digit-knower db outbox list`, then retry or drop them."
+    )

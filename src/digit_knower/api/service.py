@@ -30,11 +30,21 @@ class Services:
         return self.predictor.card
 
     def readiness(self) -> dict[str, Any]:
+        """Ready means "can answer predictions": the model is loaded (it is, once the process
+        serves) and the outbox can be written. A database that is down only degrades: every
+        prediction is still answered and kept in the outbox, so a load balancer must not take
+        every replica out of rotation because of it."""
+        writable = self.store.outbox_problem() is None
         reachable = self.store.is_reachable()
+        waiting = self.store.outbox_status()
         return {
-            "ready": reachable,
+            "ready": writable,
+            "degraded": not reachable or any((waiting.backlog, waiting.foreign, waiting.dead_letters)),
             "model_loaded": True,
             "model_version": self.predictor.model_version,
+            "outbox_writable": writable,
             "database_reachable": reachable,
-            "outbox_backlog": self.store.outbox_backlog(),
+            "outbox_backlog": waiting.backlog,
+            "outbox_foreign": waiting.foreign,
+            "outbox_dead_letters": waiting.dead_letters,
         }

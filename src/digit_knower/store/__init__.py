@@ -13,6 +13,7 @@ from digit_knower.store.errors import (
     InvalidModelCardError,
     OutboxError,
     SchemaOutOfDateError,
+    UnknownOutboxEntryError,
     UnknownPredictionError,
 )
 from digit_knower.store.ids import uuid7
@@ -32,6 +33,7 @@ __all__ = [
     "SchemaOutOfDateError",
     "Stats",
     "Store",
+    "UnknownOutboxEntryError",
     "UnknownPredictionError",
     "uuid7",
 ]

@@ -63,6 +63,19 @@ def describe(url: URL) -> str:
     return f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
 
 
+def fingerprint(url: URL) -> str:
+    """Which database this is, as text: the file of an SQLite database; the user, host, port and
+    name of a PostgreSQL one. Never the password. The outbox tags each entry with it."""
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite:///{Path(url.database).expanduser().resolve()}"
+    host = url.host or url.query.get("host") or "localhost"
+    if isinstance(host, tuple):  # ?host=a&host=b: libpq tries them in order
+        host = ",".join(host)
+    if not host.startswith("/"):  # a host name, not a socket folder: DNS ignores case
+        host = host.lower()
+    return f"postgresql://{url.username or ''}@{host}:{url.port or 5432}/{url.database or ''}"
+
+
 def make_engine(url: URL) -> Engine:
     """An engine with short timeouts; SQLite files in WAL mode."""
     if url.get_backend_name() == "sqlite":
@@ -97,7 +110,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # transactional and a migration can hold the write lock (SQLAlchemy's documented recipe).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        _use_wal(cursor)
+        use_wal(cursor, SQLITE_BUSY_TIMEOUT_S)
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode except on power loss
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.close()
@@ -110,14 +123,15 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-def _use_wal(cursor: sqlite3.Cursor) -> None:
+def use_wal(cursor: sqlite3.Cursor, timeout_s: float) -> None:
     """Put the file in WAL mode (it stays so: later connections find it already there).
 
     Switching a new file to WAL takes an exclusive lock, and while another connection holds any
     lock SQLite answers "database is locked" at once, without its busy handler. Processes that
-    start together on a new file (the page and the API) would fail at random, so wait here.
+    start together on a new file (the page and the API) would fail at random, so wait here, up to
+    `timeout_s`. (The outbox file needs the same.)
     """
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
             if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":

@@ -23,6 +23,10 @@ class OutboxError(DatabaseError):
     """The local outbox file cannot be opened or written (the database was down as well)."""
 
 
+class UnknownOutboxEntryError(DatabaseError, LookupError):
+    """An operator named a dead letter, or another database, that the outbox does not hold."""
+
+
 class SchemaOutOfDateError(DatabaseError):
     """The database's migrations are not at the revision this code needs."""
 

@@ -2,9 +2,14 @@
 
 Nothing is lost when the database is down. A write that cannot reach the database goes to the
 durable local outbox and the call returns normally; the backlog is flushed, in order, on the next
-write that finds the database back, by `ensure_schema()` at start-up, or by `flush_outbox()`.
-After a failure the store stops trying for a short, growing while (a back-off), so that calls
-during an outage do not each wait for a connect timeout.
+write that finds the database back, by `ensure_schema()` at start-up, by `flush_outbox()`, and,
+once `start_flusher()` was called (the front ends do), by a background thread as soon as the
+database is back, with no call at all. After a failure the store stops trying for a short,
+growing while (a back-off), so that calls during an outage do not each wait for a connect timeout.
+
+The outbox keeps only this database's entries moving (see `outbox`): another database's entries
+stay and are reported (`outbox_status()`, the log), and an entry this database refuses for good
+is tried a few times, then set aside as a dead letter, while the entries behind it go on.
 
 Predictions are written by group commit (see `group_commit`): `log_prediction` hands its record
 to the store's one writer thread and returns once the record is committed (or in the outbox); the
@@ -38,7 +43,14 @@ from sqlalchemy import Connection, text
 from sqlalchemy import exc as sa_exc
 
 from digit_knower.store import queries, schema
-from digit_knower.store.engine import connection_error, describe, make_engine, parse_url, reason
+from digit_knower.store.engine import (
+    connection_error,
+    describe,
+    fingerprint,
+    make_engine,
+    parse_url,
+    reason,
+)
 from digit_knower.store.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -47,8 +59,9 @@ from digit_knower.store.errors import (
     SchemaOutOfDateError,
     UnknownPredictionError,
 )
+from digit_knower.store.flusher import IDLE_CHECK_S, Flusher
 from digit_knower.store.group_commit import GroupCommit
-from digit_knower.store.outbox import Entry, Outbox
+from digit_knower.store.outbox import Drained, Entry, Kind, Outbox, OutboxStatus
 from digit_knower.store.records import ModelCardSummary, PredictionRecord, Stats
 
 if TYPE_CHECKING:
@@ -67,10 +80,17 @@ _TRANSIENT = (
     sa_exc.ProgrammingError,
     sa_exc.TimeoutError,
 )
+# Failures that no retry will mend: the database refuses the record (a constraint, a value out of
+# range), or the record itself cannot be read. An outbox entry that meets one is refused, not
+# retried as a whole batch (DBAPIError's other subclasses are StatementErrors too, but come first).
+_REFUSED = (sa_exc.StatementError, ValueError, TypeError, KeyError)
 RECENT_CACHE_SIZE = 1024
 # The most predictions one transaction inserts. 256 rows of ~1 kB are a fraction of a millisecond
 # for PostgreSQL, and far below its limit of 65535 bound parameters (11 a row).
 MAX_BATCH = 256
+# The least pause between two background passes while entries wait (another process may be
+# flushing them: look again shortly).
+MIN_PASS_PAUSE_S = 0.5
 
 
 class Backoff:
@@ -84,6 +104,15 @@ class Backoff:
 
     def ready(self) -> bool:
         return time.monotonic() >= self._until
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last try failed (no success since)."""
+        return self._delay > 0
+
+    def remaining(self) -> float:
+        """Seconds until the next try is due (0 when it is)."""
+        return max(0.0, self._until - time.monotonic())
 
     def failed(self) -> None:
         with self._lock:
@@ -105,19 +134,27 @@ class Store:
         outbox_path: Path | str | None = None,
         auto_migrate: bool | None = None,
         retry_after_s: float = 1.0,
-        retry_at_most_s: float = 10.0,
+        retry_at_most_s: float = 5.0,
     ) -> None:
         """`url`: a SQLAlchemy URL. `outbox_path`: the local outbox file (default: beside an SQLite
         database, else the settings' `outbox_path`). `auto_migrate`: whether
-        `ensure_schema()` may upgrade the database itself (default: for SQLite only)."""
+        `ensure_schema()` may upgrade the database itself (default: for SQLite only).
+        `retry_after_s`, `retry_at_most_s`: the pause after a failure, doubling up to the most;
+        the background flusher's backlog lands within the most of the database coming back."""
         self.url = parse_url(url)
         self.where = describe(self.url)
+        self.fingerprint = fingerprint(self.url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.auto_migrate = self.is_sqlite if auto_migrate is None else auto_migrate
         self.engine = make_engine(self.url)
         self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self.outbox = Outbox(Path(outbox_path) if outbox_path else self._default_outbox_path())
+        outbox_path = Path(outbox_path) if outbox_path else self._default_outbox_path()
+        self.outbox = Outbox(outbox_path, self.fingerprint)
         self._backoff = Backoff(retry_after_s, retry_at_most_s)
+        # After the database refused outbox entries: the pause before they are tried again.
+        self._refusal_pause = Backoff(retry_after_s, retry_at_most_s)
+        self._flusher: Flusher | None = None
+        self._foreign_reported: tuple[tuple[str, int], ...] = ()
         self._registered: set[str] = set()
         self._recent: OrderedDict[uuid.UUID, PredictionRecord] = OrderedDict()
         self._recent_lock = threading.Lock()
@@ -157,6 +194,7 @@ class Store:
         else:
             schema.check_current(revision, self.where)
         self.outbox.rescan()
+        self._report_foreign()
         self._flush_if_due()
 
     def upgrade(self, revision: str = "head") -> None:
@@ -187,7 +225,7 @@ class Store:
         label = _valid_label(label)
         prediction_id = _as_uuid(prediction_id)
         at = datetime.now(UTC)
-        if self._flush_if_due():
+        if self._flush_if_due() or self._nothing_queued_for(prediction_id):
             reached, row = self._attempt(queries.set_label, prediction_id, label, at)
             if reached and row is None:
                 raise UnknownPredictionError(f"no prediction has the id {prediction_id}")
@@ -206,14 +244,15 @@ class Store:
             if self._attempt(queries.insert_model, summary, card_json)[0]:
                 self._registered.add(summary.version)
                 return
-        self.outbox.append("model", summary.version, payload)
+        self._queue("model", [(summary.version, payload)])
         self._registered.add(summary.version)
 
     # -- reads ---------------------------------------------------------------------------------
 
     def get(self, prediction_id: uuid.UUID | str) -> PredictionRecord:
         prediction_id = _as_uuid(prediction_id)
-        reached, row = self._attempt(queries.get, prediction_id) if self._flush_if_due() else (False, None)
+        self._flush_if_due()
+        reached, row = self._attempt(queries.get, prediction_id) if self._backoff.ready() else (False, None)
         if row is not None:
             return queries.to_record(row)
         # Not in the database (yet): it may still wait in the outbox.
@@ -238,20 +277,64 @@ class Store:
     # -- health and the outbox -----------------------------------------------------------------
 
     def outbox_backlog(self) -> int:
-        """How many writes wait in the outbox for the database."""
+        """How many writes wait in the outbox for this database."""
         return self.outbox.backlog()
 
-    def flush_outbox(self) -> int:
-        """Apply the whole backlog now, in order; returns how many entries were applied.
-        DatabaseUnavailableError when the database still cannot be reached."""
-        self.outbox.rescan()
-        try:
-            applied = self.outbox.drain(self._apply_entries)
-        except _TRANSIENT as err:
-            self._backoff.failed()
-            raise self._failure(err) from None
-        self._backoff.succeeded()
-        return applied
+    def outbox_status(self) -> OutboxStatus:
+        """The backlog for this database, the entries waiting for other databases, the dead letters."""
+        return self.outbox.status()
+
+    def dead_letter_count(self) -> int:
+        """How many outbox entries the database refused for good and were set aside."""
+        return self.outbox.status().dead_letters
+
+    def outbox_problem(self) -> str | None:
+        """None when a record could be queued in the outbox now, else why not (one line)."""
+        return self.outbox.check_writable()
+
+    def flush_outbox(self, *, wait_s: float = 0.0, on_retry: Callable[[str], None] | None = None) -> int:
+        """Apply the backlog for this database now, in order; returns how many entries were applied.
+
+        Entries the database refuses stay queued, or become dead letters after a few refusals.
+        `wait_s`: for that long, try again after each pause while the database cannot be reached
+        or refused entries wait for their next try; `on_retry(why)` hears of each wait.
+        DatabaseUnavailableError when the database still cannot be reached.
+        """
+        deadline = time.monotonic() + wait_s
+        applied = 0
+        self._report_foreign()
+        while True:
+            self.outbox.rescan()
+            try:
+                drained = self.outbox.drain(self._apply_entries)
+            except _TRANSIENT as err:
+                self._backoff.failed()
+                failure = self._failure(err)
+                if not isinstance(failure, DatabaseUnavailableError):
+                    raise failure from None
+                if time.monotonic() + self._backoff.remaining() > deadline:
+                    raise failure from None
+                pause = self._backoff.remaining()
+                why = str(failure)
+            else:
+                self._backoff.succeeded()
+                self._after_drain(drained)
+                applied += drained.applied
+                pause = self._refusal_pause.remaining()
+                if not drained.refused or time.monotonic() + pause > deadline:
+                    return applied
+                why = f"{drained.refused} refused entries wait for another try ({drained.reason})"
+            if on_retry is not None:
+                on_retry(f"{why}; trying again in {pause:.1f} s")
+            time.sleep(pause)
+
+    def start_flusher(self, idle_check_s: float = IDLE_CHECK_S) -> None:
+        """Flush the outbox in the background from now on: as soon as the database takes writes
+        again, with no call needed (see `flusher`); while idle, look for entries other processes
+        queued every `idle_check_s`. `close()` stops it."""
+        if self._flusher is None:
+            name = f"outbox-flusher {self.where}"
+            self._flusher = Flusher(self._flush_pass, name=name, idle_check_s=idle_check_s)
 
     def is_reachable(self) -> bool:
         """Whether the database answers now (False without trying while backing off)."""
@@ -265,7 +348,11 @@ class Store:
         return self._writer.pending
 
     def close(self) -> None:
-        """Finish the predictions being logged, stop the writer thread, release the connections."""
+        """Stop the background flusher, finish the predictions being logged, stop the writer
+        thread, release the connections. Whatever still waits stays in the outbox."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.close()
         self._writer.close()
         self.engine.dispose()
         self.outbox.close()
@@ -290,7 +377,7 @@ class Store:
                 if len(records) == 1:
                     return [err]
                 return [outcome for record in records for outcome in self._keep_predictions([record])]
-        self.outbox.append_many("prediction", [(str(r.id), r.model_dump_json()) for r in records])
+        self._queue("prediction", [(str(r.id), r.model_dump_json()) for r in records])
         return [None] * len(records)
 
     @contextmanager
@@ -327,8 +414,10 @@ class Store:
         return _once_more_if_dropped(run_once)
 
     def _read(self, operation: Callable[..., T], *args: Any) -> T:
-        """Run a query, after flushing the outbox so that reads see every write."""
-        if self._flush_if_due():
+        """Run a query, after flushing the outbox so that reads see every write that can be
+        written (not those another process is flushing right now, nor refused ones)."""
+        self._flush_if_due()
+        if self._backoff.ready():
             reached, result = self._attempt(operation, *args)
             if reached:
                 return result
@@ -337,48 +426,140 @@ class Store:
     def _unavailable(self) -> DatabaseUnavailableError:
         return DatabaseUnavailableError(f"{self.where} cannot be reached now; try again shortly")
 
-    def _flush_if_due(self) -> bool:
-        """Flush any backlog; True when the database can be written directly (no backlog left)."""
+    def _flush_if_due(self, stop: Callable[[], bool] | None = None) -> bool:
+        """Flush any backlog, unless a pause runs or another thread or process is flushing it now;
+        True when the database can be written directly (nothing waits for it)."""
         if not self._backoff.ready():
             return False
         if self.outbox.is_empty():
             return True
+        if not self._refusal_pause.ready():
+            return False  # refused entries wait for their next try; new writes queue behind them
         try:
-            applied = self.outbox.drain(self._apply_entries)
+            drained = self.outbox.drain(self._apply_entries, wait=False, stop=stop)
         except _TRANSIENT as err:
             self._note_failure(err)
             return False
         except Exception:
-            # A entry the database refuses for good stays queued (never dropped) and is reported;
-            # new writes queue up behind it rather than overtake it.
             log.exception("the outbox of %s could not be flushed", self.where)
             self._backoff.failed()
             return False
-        log.info("flushed %d outbox entries to %s", applied, self.where)
+        if drained is None:  # someone else is at it; what this caller writes queues behind
+            return False
+        self._backoff.succeeded()
+        self._after_drain(drained)
         return self.outbox.is_empty()
 
-    def _apply_entries(self, entries: list[Entry]) -> None:
-        """One outbox batch in one transaction. The batch's predictions go first, as one multi-row
-        insert: a label always follows its prediction, even when two threads queued them in the
-        wrong order at the start of an outage. Labels then go in the order they were given."""
-        of_kind = {kind: [e for e in entries if e.kind == kind] for kind in ("prediction", "model", "label")}
-        with self._transaction() as connection:
-            records = [PredictionRecord.model_validate_json(e.payload) for e in of_kind["prediction"]]
-            queries.insert_predictions(connection, records)
-            for entry in of_kind["model"]:
-                card = json.loads(entry.payload)
-                queries.insert_model(connection, _card_summary(card), card)
-            for entry in of_kind["label"]:
-                self._apply_queued_label(connection, entry)
+    def _flush_pass(self, stop: Callable[[], bool]) -> float | None:
+        """One pass of the background flusher: flush what is due; return the seconds until the
+        next pass, or None when nothing waits for this database."""
+        self.outbox.rescan()  # other processes share the file
+        self._report_foreign()
+        if self.outbox.is_empty():
+            return None
+        self._flush_if_due(stop)
+        if self.outbox.is_empty():
+            return None
+        return max(MIN_PASS_PAUSE_S, self._backoff.remaining(), self._refusal_pause.remaining())
 
-    @staticmethod
-    def _apply_queued_label(connection: Connection, entry: Entry) -> None:
+    def _after_drain(self, drained: Drained) -> None:
+        where, path = self.where, self.outbox.path
+        if drained.applied:
+            log.info("flushed %d outbox entries to %s", drained.applied, where)
+        if drained.dead_lettered:
+            log.error(
+                "%s refused %d outbox entries for good (%s); they are set aside as dead letters in %s: "
+                "see digit-knower db outbox list",
+                where,
+                drained.dead_lettered,
+                drained.reason,
+                path,
+            )
+        if drained.refused:
+            self._refusal_pause.failed()
+            log.warning(
+                "%s refused %d outbox entries (%s); the entries behind them went on, and they are "
+                "tried again in %.1f s",
+                where,
+                drained.refused,
+                drained.reason,
+                self._refusal_pause.remaining(),
+            )
+        else:
+            self._refusal_pause.succeeded()
+
+    def _report_foreign(self) -> None:
+        """Log the entries waiting for other databases, whenever they change."""
+        groups = self.outbox.foreign()
+        seen = tuple((group.database, group.count) for group in groups)
+        if seen == self._foreign_reported:
+            return
+        self._foreign_reported = seen
+        for group in groups:
+            log.warning(
+                "the outbox %s holds %d entries for another database, %s (the oldest queued %s); "
+                "they are left alone: see digit-knower db outbox list",
+                self.outbox.path,
+                group.count,
+                group.database,
+                group.oldest,
+            )
+
+    def _apply_entries(self, entries: list[Entry]) -> dict[int, str]:
+        """Apply one outbox batch; returns the entries the database refused for good, {seq: why}.
+
+        The batch goes in one transaction. When the database refuses it for good, it is halved
+        until each refused entry stands alone, so that every other entry is applied all the same.
+        A failure that may pass (the database went away) is raised: the batch stays queued.
+        """
+        try:
+            self._run(self._apply_batch, entries)
+            return {}
+        except _TRANSIENT:
+            raise
+        except (*_REFUSED, _RefusedEntry) as err:
+            if len(entries) == 1:
+                return {entries[0].seq: _refusal(err)}
+        half = len(entries) // 2
+        return {**self._apply_entries(entries[:half]), **self._apply_entries(entries[half:])}
+
+    def _apply_batch(self, connection: Connection, entries: list[Entry]) -> None:
+        """The batch's predictions go first, as one multi-row insert: a label always follows its
+        prediction, even when two threads queued them in the wrong order at the start of an
+        outage. Labels then go in the order they were given."""
+        of_kind = {kind: [e for e in entries if e.kind == kind] for kind in ("prediction", "model", "label")}
+        records = [PredictionRecord.model_validate_json(e.payload) for e in of_kind["prediction"]]
+        queries.insert_predictions(connection, records)
+        for entry in of_kind["model"]:
+            card = json.loads(entry.payload)
+            queries.insert_model(connection, _card_summary(card), card)
+        for entry in of_kind["label"]:
+            self._apply_queued_label(connection, entry)
+
+    def _apply_queued_label(self, connection: Connection, entry: Entry) -> None:
         label = json.loads(entry.payload)
         at = datetime.fromisoformat(label["labelled_at"])
         if queries.set_label(connection, uuid.UUID(entry.key), label["true_label"], at) is None:
-            # Only labels for predictions this process held are queued, so this means the
-            # prediction itself was lost before it reached the store: nothing left to label.
-            log.warning("dropped a queued label for unknown prediction %s", entry.key)
+            # Its prediction may still be on its way (queued behind it), or was refused: the label
+            # is tried again, and set aside with its prediction, never dropped.
+            raise _RefusedEntry(f"{self.where} has no prediction with the id {entry.key}")
+
+    def _queue(self, kind: Kind, items: list[tuple[str, str]]) -> None:
+        """Put records in the outbox, and have the background flusher see them."""
+        self.outbox.append_many(kind, items)
+        if self._flusher is not None:
+            self._flusher.wake()
+
+    def _nothing_queued_for(self, prediction_id: uuid.UUID) -> bool:
+        """Whether a label can go straight to the database although the outbox is not empty:
+        it is reachable, and nothing for this prediction waits in the outbox (a queued label
+        would overwrite this newer one later)."""
+        key = str(prediction_id)
+        return (
+            self._backoff.ready()
+            and self.outbox.latest("prediction", key) is None
+            and self.outbox.latest("label", key) is None
+        )
 
     def _queue_label(self, prediction_id: uuid.UUID, label: int, at: datetime) -> PredictionRecord:
         record = self._local_record(prediction_id)
@@ -388,7 +569,7 @@ class Store:
                 "the label was not kept, try again shortly"
             )
         payload = json.dumps({"true_label": label, "labelled_at": at.isoformat()})
-        self.outbox.append("label", str(prediction_id), payload)
+        self._queue("label", [(str(prediction_id), payload)])
         return self._remember(record.with_label(label, at))
 
     def _local_record(self, prediction_id: uuid.UUID) -> PredictionRecord | None:
@@ -414,8 +595,11 @@ class Store:
         return record
 
     def _note_failure(self, err: BaseException) -> None:
+        # The first failure of an outage is a warning; the retries that fail after it (the
+        # background flusher's every few seconds, all night long) only add noise.
+        level = logging.DEBUG if self._backoff.failing else logging.WARNING
         self._backoff.failed()
-        log.warning("%s; writes go to the outbox %s", self._failure(err), self.outbox.path)
+        log.log(level, "%s; writes go to the outbox %s", self._failure(err), self.outbox.path)
 
     def _failure(self, err: BaseException) -> DatabaseError:
         """The one-line store error for a database failure."""
@@ -435,6 +619,25 @@ class Store:
             raise self._failure(err) from None
         self._backoff.succeeded()
         return result
+
+
+class _RefusedEntry(Exception):
+    """An outbox entry the database cannot take (as it stands now)."""
+
+
+def _refusal(err: BaseException) -> str:
+    """Why an entry was refused, in one line."""
+    if isinstance(err, sa_exc.DBAPIError):
+        why = reason(err)
+    elif isinstance(err, ValidationError):
+        problem = err.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "record"
+        why = f"the record cannot be read: {where}: {problem['msg']}"
+    elif isinstance(err, _RefusedEntry):
+        why = str(err)
+    else:
+        why = f"the record cannot be read: {type(err).__name__}: {err}"
+    return (why.splitlines() or [""])[0][:500]
 
 
 def _once_more_if_dropped(call: Callable[[], T]) -> T:

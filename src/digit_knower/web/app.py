@@ -263,13 +263,40 @@ def about_panel(card: dict[str, Any], store: Store) -> None:
 
 
 def outbox_banner(store: Store, reachable: bool) -> None:
-    waiting = store.outbox_backlog()
-    if waiting or not reachable:
+    """What waits in the outbox, in plain words: nothing shows while all is well."""
+    waiting = store.outbox_status()
+    if not reachable:
         st.warning(
-            f"The database is unreachable: logging paused; {waiting} records waiting. "
+            f"The database is unreachable: logging paused; {_records(waiting.backlog)} waiting. "
             "Predictions still work, and the records are written as soon as it is back.",
             icon=":material/pause_circle:",
         )
+    elif waiting.backlog:
+        st.info(
+            f"{_records(waiting.backlog).capitalize()} from a database outage "
+            f"{'is' if waiting.backlog == 1 else 'are'} being written to the database now.",
+            icon=":material/sync:",
+        )
+    if waiting.foreign:
+        st.warning(
+            f"{_records(waiting.foreign).capitalize()} in this server's outbox "
+            f"{'was' if waiting.foreign == 1 else 'were'} meant for another database, so "
+            f"{'it is' if waiting.foreign == 1 else 'they are'} kept aside and not written here. "
+            "An operator can see them with `digit-knower db outbox list`.",
+            icon=":material/move_item:",
+        )
+    if waiting.dead_letters:
+        st.error(
+            f"The database refused {_records(waiting.dead_letters)} for good, so "
+            f"{'it is' if waiting.dead_letters == 1 else 'they are'} set aside, not in the history "
+            "or the stats. An operator can see why with `digit-knower db outbox list`, then retry "
+            "or drop them.",
+            icon=":material/report:",
+        )
+
+
+def _records(count: int) -> str:
+    return f"{count} record" if count == 1 else f"{count} records"
 
 
 _STYLE = """
@@ -291,7 +318,10 @@ def main() -> None:
     st.title(":material/draw: Digit Knower")
     st.caption("Draw a digit, press Predict, and tell the model when it is wrong.")
     summary = st.container()  # the model's line, once the model is loaded
-    banner = st.empty()  # filled last, so it counts the records this very run sent to the outbox
+    # Filled last, so that it counts the records this very run sent to the outbox. A container,
+    # not st.empty(): a rerun keeps the last banner in place until the new one is drawn, so the
+    # page below does not jump up and down on every click during an outage.
+    banner = st.container()
 
     settings = get_settings()
     try:
@@ -320,7 +350,7 @@ def main() -> None:
     reachable = history_panel(store)
     stats_panel(store)
     about_panel(predictor.card, store)
-    with banner.container():
+    with banner:
         outbox_banner(store, reachable)
 
 
