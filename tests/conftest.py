@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import ImageFile
 
 from digit_knower.store import Store
 from tests.postgres_server import PostgresServer
@@ -70,3 +71,17 @@ def store(database_url: str, tmp_path: Path) -> Iterator[Store]:
         store.upgrade()
         store.ensure_schema()
         yield store
+
+
+@pytest.fixture
+def decoding_spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Records every picture whose pixels Pillow starts to decode."""
+    decoded: list[tuple[int, int]] = []
+    original = ImageFile.ImageFile.load
+
+    def load(self: ImageFile.ImageFile):
+        decoded.append(self.size)
+        return original(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return decoded
