@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from digit_knower import EmptyImageError, InvalidImageError
+from digit_knower.picture import UnsupportedFormatError
 from digit_knower.store import (
     DatabaseError,
     InvalidLabelError,
@@ -146,6 +147,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidImageError)
     async def _bad_image(request: Request, exc: ValueError) -> JSONResponse:
         return problem_response(400, str(exc), instance=request.url.path)
+
+    @app.exception_handler(UnsupportedFormatError)
+    async def _unsupported_format(request: Request, exc: UnsupportedFormatError) -> JSONResponse:
+        # A picture, in a format not read here: 415 whatever type it was sent as (RFC 9110 allows
+        # "inspecting the data directly").
+        return problem_response(415, str(exc), instance=request.url.path)
 
     @app.exception_handler(UnknownPredictionError)
     async def _unknown(request: Request, exc: UnknownPredictionError) -> JSONResponse:
