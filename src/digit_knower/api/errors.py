@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from digit_knower import EmptyImageError, InvalidImageError
+from digit_knower.idempotency import IdempotencyKeyReusedError
 from digit_knower.picture import UnsupportedFormatError
 from digit_knower.store import (
     DatabaseError,
@@ -153,6 +154,10 @@ def install_error_handlers(app: FastAPI) -> None:
         # A picture, in a format not read here: 415 whatever type it was sent as (RFC 9110 allows
         # "inspecting the data directly").
         return problem_response(415, str(exc), instance=request.url.path)
+
+    @app.exception_handler(IdempotencyKeyReusedError)
+    async def _key_reused(request: Request, exc: IdempotencyKeyReusedError) -> JSONResponse:
+        return problem_response(422, str(exc), instance=request.url.path)
 
     @app.exception_handler(UnknownPredictionError)
     async def _unknown(request: Request, exc: UnknownPredictionError) -> JSONResponse:
