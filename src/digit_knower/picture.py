@@ -182,8 +182,8 @@ def _check_pixel_count(width: int, height: int) -> None:
         raise _too_large_error((width, height))
 
 
-def _check_encoded_cost(image: Image.Image, data: bytes | bytearray | memoryview, size: int) -> None:
-    """Refuse what would cost far more to decode than its pixels suggest."""
+def _check_encoded_cost(image: Image.Image, data: bytes | bytearray | memoryview, size: int) -> int:
+    """Refuse what would cost far more to decode than its pixels suggest; returns the JPEG scans."""
     scans = _jpeg_scans(image, data)
     if scans > MAX_JPEG_SCANS:
         raise InvalidImageError(
@@ -198,6 +198,7 @@ def _check_encoded_cost(image: Image.Image, data: bytes | bytearray | memoryview
             f"pixels, far more than any picture of that size needs (at most {MAX_BYTES_PER_PIXEL} "
             "bytes a pixel); save it anew without extra data."
         )
+    return scans
 
 
 def _jpeg_scans(image: Image.Image, data: bytes | bytearray | memoryview) -> int:
@@ -213,10 +214,20 @@ def _jpeg_scans(image: Image.Image, data: bytes | bytearray | memoryview) -> int
 
 def decoding_cost(image: object) -> int:
     """About how much work reading `image` takes, without decoding it: its pixels, times the
-    scans of a progressive JPEG. 0 for what is not a picture (`decode_image` says what is wrong)."""
-    if isinstance(image, bytes | bytearray | memoryview):
-        return _from_header(image, lambda h: h.width * h.height * max(1, _jpeg_scans(h, image)))
-    return pixel_count(image)
+    scans of a progressive JPEG. 0 for what is not a picture, or one refused from its header
+    alone (`decode_image` says what is wrong at no cost)."""
+    if not isinstance(image, bytes | bytearray | memoryview):
+        return pixel_count(image)
+
+    def cost(header: Image.Image) -> int:
+        try:
+            _check_pixel_count(*header.size)
+            scans = _check_encoded_cost(header, image, memoryview(image).nbytes)
+        except InvalidImageError:
+            return 0
+        return header.width * header.height * max(1, scans)
+
+    return _from_header(image, cost)
 
 
 def _too_large_error(size: tuple[int, int] | None) -> InvalidImageError:
