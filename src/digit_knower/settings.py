@@ -52,7 +52,12 @@ class Settings(BaseSettings):
     api_key: str | None = Field(
         default=None,
         validation_alias="DIGIT_KNOWER_API_KEY",
-        description="When set, the API requires it in the X-API-Key header.",
+        description="When set, the API requires it in the X-API-Key header (its docs too).",
+    )
+    api_docs: bool = Field(
+        default=True,
+        validation_alias="DIGIT_KNOWER_API_DOCS",
+        description="Serve the API's docs (/docs) and its OpenAPI document (/openapi.json).",
     )
 
     @property

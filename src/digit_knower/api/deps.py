@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
 from pydantic import ValidationError
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
@@ -75,6 +75,26 @@ async def require_api_key(api_key: str | None = Security(api_key_header)) -> Non
             401,
             "Missing or wrong API key: send it in the X-API-Key header.",
             headers={"WWW-Authenticate": "X-API-Key"},
+        )
+
+
+# The docs are opened in a browser, which cannot add an X-API-Key header: it asks for a password.
+docs_basic_auth = HTTPBasic(auto_error=False, realm="Digit Knower API docs")
+
+
+async def require_docs_access(
+    api_key: Annotated[str | None, Security(api_key_header)],
+    basic: Annotated[HTTPBasicCredentials | None, Security(docs_basic_auth)],
+) -> None:
+    """The docs and the OpenAPI document need the API key too, when one is set: in X-API-Key, or
+    as the password of HTTP Basic authentication (any user name)."""
+    expected = get_settings().api_key
+    if expected and not (_is_key(api_key, expected) or _is_key(basic and basic.password, expected)):
+        raise ProblemError(
+            401,
+            "The API documentation needs the API key: send it in the X-API-Key header, or give it as "
+            "the password when the browser asks (any user name).",
+            headers={"WWW-Authenticate": 'Basic realm="Digit Knower API docs", charset="UTF-8"'},
         )
 
 

@@ -21,6 +21,7 @@ from starlette.routing import compile_path
 from digit_knower import EmptyImageError, InvalidImageError
 from digit_knower.idempotency import IdempotencyKeyReusedError
 from digit_knower.picture import UnsupportedFormatError
+from digit_knower.settings import get_settings
 from digit_knower.store import (
     DatabaseError,
     InvalidLabelError,
@@ -133,7 +134,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status, detail, headers = exc.status_code, str(exc.detail), exc.headers
         if status == 404 and detail == HTTPStatus.NOT_FOUND.phrase:
-            detail = f"{request.url.path} is not an endpoint of this API; the endpoints are listed at /docs"
+            detail = f"{request.url.path} is not an endpoint of this API"
+            if get_settings().api_docs:
+                detail += "; the endpoints are listed at /docs"
         elif status == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
             # FastAPI's answer to a JSON body it cannot even decode (not UTF-8, nested too deeply,
             # an integer of thousands of digits): malformed JSON, like the rest.

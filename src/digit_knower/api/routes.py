@@ -136,6 +136,7 @@ def model_card(services: ServicesDep) -> dict[str, Any]:
     return services.card
 
 
+@probes.head("/healthz", summary="Liveness, for probes that send HEAD: the process answers")
 @probes.get("/healthz", summary="Liveness: the process answers")
 async def healthz() -> Health:
     return Health(status="ok")
