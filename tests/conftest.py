@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,15 +46,30 @@ def mnist_dir() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One real PostgreSQL 15 server for the whole session, stopped whatever the outcome."""
+@contextlib.contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL 15 server, started, and destroyed whatever the outcome."""
     server = PostgresServer()
     try:
         server.start()
         yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL 15 server for the whole session."""
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own: stop and start it to make an outage, while the
+    shared server stays up for the other tests."""
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -26,6 +26,7 @@ from digit_knower.store import Store
 from digit_knower.store.idempotency_keys import KEY_TTL, IdempotencyKeys, _bind
 from digit_knower.store.models import idempotency_keys
 from tests.api_helpers import blank_png, drawn_one, one_pixels
+from tests.postgres_server import PostgresServer
 from tests.test_store import make_record
 
 PROBLEM = "application/problem+json"
@@ -192,34 +193,30 @@ def test_a_malformed_key_gets_422_naming_the_header(client: TestClient, key: str
 
 
 @pytest.mark.postgres
-def test_retries_during_a_database_outage_log_the_prediction_once(monkeypatch: pytest.MonkeyPatch):
-    from tests.postgres_server import PostgresServer
+def test_retries_during_a_database_outage_log_the_prediction_once(
+    own_postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+):
+    server = own_postgres
+    monkeypatch.setenv("DATABASE_URL", server.url())
+    get_settings.cache_clear()
+    assert cli_main(["db", "upgrade"]) == 0
+    with TestClient(create_app()) as client:
+        server.stop()
+        first = post(client, drawn_one(), "outage")
+        during = post(client, drawn_one(), "outage")
+        assert first.status_code == during.status_code == 201
+        assert during.json() == first.json()  # this process still holds the first answer
 
-    server = PostgresServer()  # our own, so the shared server stays up
-    server.start()
-    try:
-        monkeypatch.setenv("DATABASE_URL", server.url())
-        get_settings.cache_clear()
-        assert cli_main(["db", "upgrade"]) == 0
-        with TestClient(create_app()) as client:
-            server.stop()
-            first = post(client, drawn_one(), "outage")
-            during = post(client, drawn_one(), "outage")
-            assert first.status_code == during.status_code == 201
-            assert during.json() == first.json()  # this process still holds the first answer
-
-            server.start()
+        server.start()
+        stats = client.get("/v1/stats")
+        for _ in range(60):  # the store backs off for up to 10 s after the outage
+            if stats.status_code == 200:
+                break
+            time.sleep(0.5)
             stats = client.get("/v1/stats")
-            for _ in range(60):  # the store backs off for up to 10 s after the outage
-                if stats.status_code == 200:
-                    break
-                time.sleep(0.5)
-                stats = client.get("/v1/stats")
-            assert stats.json()["total"] == 1  # the outbox is flushed: the prediction, once
+        assert stats.json()["total"] == 1  # the outbox is flushed: the prediction, once
 
-            after = post(client, drawn_one(), "outage")
-            assert after.json() == first.json()
-            assert after.headers["idempotent-replayed"] == "true"
-            assert logged(client) == 1
-    finally:
-        server.destroy()
+        after = post(client, drawn_one(), "outage")
+        assert after.json() == first.json()
+        assert after.headers["idempotent-replayed"] == "true"
+        assert logged(client) == 1
