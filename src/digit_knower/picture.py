@@ -47,7 +47,8 @@ MAX_BYTES_PER_PIXEL: Final = 16
 METADATA_BYTES: Final = 256 * 1024
 # Wall-clock seconds that decoding one upload may take. A 16-megapixel JPEG of noise takes about
 # 0.9 s here, so this only stops a file no honest encoder writes; it is checked each time the
-# decoder asks for more bytes (every 64 kB).
+# PNG or JPEG decoder asks for more bytes (every 64 kB). WebP is decoded in one call, whose cost
+# its pixels bound.
 DECODE_BUDGET_S: Final = 3.0
 # Larger pictures are first shrunk by a whole factor (cheap, area-averaging, alpha-aware)
 # to about this size: a 280x280 canvas to 94x94, where every later step costs a ninth.
