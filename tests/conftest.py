@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import ImageFile
 
 from digit_knower.store import Store
 from tests.postgres_server import PostgresServer
@@ -44,15 +46,30 @@ def mnist_dir() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One real PostgreSQL 15 server for the whole session, stopped whatever the outcome."""
+@contextlib.contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL 15 server, started, and destroyed whatever the outcome."""
     server = PostgresServer()
     try:
         server.start()
         yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL 15 server for the whole session."""
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own: stop and start it to make an outage, while the
+    shared server stays up for the other tests."""
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -70,3 +87,17 @@ def store(database_url: str, tmp_path: Path) -> Iterator[Store]:
         store.upgrade()
         store.ensure_schema()
         yield store
+
+
+@pytest.fixture
+def decoding_spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Records every picture whose pixels Pillow starts to decode."""
+    decoded: list[tuple[int, int]] = []
+    original = ImageFile.ImageFile.load
+
+    def load(self: ImageFile.ImageFile):
+        decoded.append(self.size)
+        return original(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return decoded

@@ -171,8 +171,24 @@ def test_unsupported_content_types_get_415(client: TestClient, headers: dict[str
     assert_problem(response, 415, "multipart/form-data", "application/json")
 
 
-def test_a_file_part_that_is_not_png_or_jpeg_gets_415(client: TestClient) -> None:
-    assert_problem(post_png(client, b"hello", "text/plain"), 415, "text/plain")
+@pytest.mark.parametrize("declared", ["image/png", "image/gif", "application/octet-stream", "text/plain"])
+def test_the_format_is_read_from_the_bytes_whatever_type_the_part_declares(
+    client: TestClient, declared: str
+) -> None:
+    for fmt in ("PNG", "JPEG", "WEBP"):
+        assert post_png(client, drawn_one(fmt), declared).status_code == 201, fmt
+    assert_problem(post_png(client, drawn_one("GIF"), declared), 415, "GIF", "PNG, JPEG or WebP")
+    assert_problem(post_png(client, b"hello", declared), 400, "not a picture")
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF", "ICO"])
+def test_pictures_in_other_formats_get_415_naming_their_format_in_every_form(
+    client: TestClient, fmt: str
+) -> None:
+    picture = drawn_one(fmt)
+    assert_problem(post_png(client, picture, f"image/{fmt.lower()}"), 415, fmt, "PNG, JPEG or WebP")
+    as_json = {"image": base64.b64encode(picture).decode()}
+    assert_problem(client.post("/v1/predictions", json=as_json), 415, fmt)
 
 
 def test_an_upload_over_2_mb_gets_413(client: TestClient) -> None:
@@ -433,10 +449,19 @@ def test_an_unexpected_error_is_a_logged_problem_document_not_a_stack_trace(
 
 def _run_asgi(app, headers: list[tuple[bytes, bytes]], chunks: int, hang_up: bool = False) -> tuple[int, int]:
     """POST `chunks` 64 kB chunks (or hang up at once); returns (status, chunks the app pulled)."""
+    status, pulled, _ = _run_asgi_response(app, headers, chunks, hang_up)
+    return status, pulled
+
+
+def _run_asgi_response(
+    app, headers: list[tuple[bytes, bytes]], chunks: int, hang_up: bool = False
+) -> tuple[int, int, dict[bytes, bytes]]:
+    """`_run_asgi`, with the response's headers too."""
     import asyncio
 
     pulled = 0
     status = 0
+    response_headers: dict[bytes, bytes] = {}
 
     async def receive() -> dict:
         nonlocal pulled
@@ -449,6 +474,7 @@ def _run_asgi(app, headers: list[tuple[bytes, bytes]], chunks: int, hang_up: boo
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
+            response_headers.update(message["headers"])
 
     scope = {
         "type": "http",
@@ -465,18 +491,44 @@ def _run_asgi(app, headers: list[tuple[bytes, bytes]], chunks: int, hang_up: boo
         "server": ("127.0.0.1", 80),
     }
     asyncio.run(app(scope, receive, send))
-    return status, pulled
+    return status, pulled, response_headers
 
 
-def test_a_declared_oversized_body_is_refused_without_reading_it(client: TestClient) -> None:
+def test_a_body_declared_over_16_mb_is_refused_without_reading_it(client: TestClient) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(100 * 2**20).encode())]
-    assert _run_asgi(client.app, headers, chunks=1600) == (413, 0)
+    status, pulled, answer = _run_asgi_response(client.app, headers, chunks=1600)
+    assert (status, pulled) == (413, 0)
+    assert answer[b"connection"] == b"close"
 
 
-def test_a_chunked_oversized_body_is_refused_once_it_passes_2_mb(client: TestClient) -> None:
-    status, pulled = _run_asgi(client.app, [(b"content-type", b"application/json")], chunks=1600)
+def test_a_body_declared_over_2_mb_is_read_to_its_end_before_the_413_and_the_connection_kept(
+    client: TestClient,
+) -> None:
+    """Answering while the client still sends would get the 413 lost in a TCP reset (issue 13)."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(48 * 65536).encode())]
+    status, pulled, answer = _run_asgi_response(client.app, headers, chunks=48)
+    assert (status, pulled) == (413, 48)
+    assert b"connection" not in answer
+
+
+def test_a_client_that_waits_for_100_continue_gets_the_413_without_sending_its_body(
+    client: TestClient,
+) -> None:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(3 * 2**20).encode()),
+        (b"expect", b"100-continue"),
+    ]
+    assert _run_asgi(client.app, headers, chunks=48) == (413, 0)
+
+
+def test_a_chunked_oversized_body_is_refused_past_2_mb_and_read_no_further_than_16_mb(
+    client: TestClient,
+) -> None:
+    status, pulled, answer = _run_asgi_response(client.app, [(b"content-type", b"application/json")], 1600)
     assert status == 413
-    assert pulled == 2 * 2**20 // 65536 + 1  # the first chunk past the limit, not one more
+    assert pulled == 16 * 2**20 // 65536 + 1  # drained to the first chunk past 16 MB, then closed
+    assert answer[b"connection"] == b"close"
 
 
 @pytest.mark.parametrize(

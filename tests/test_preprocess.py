@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from PIL import Image, ImageFile
+from PIL import Image
 
 from digit_knower import redraw as drawing
 from digit_knower.data import Split, load_test
@@ -290,20 +290,6 @@ def png_header_only(width: int, height: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-
-
-@pytest.fixture
-def decoding_spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """Records every picture whose pixels Pillow starts to decode."""
-    decoded: list[tuple[int, int]] = []
-    original = ImageFile.ImageFile.load
-
-    def load(self: ImageFile.ImageFile):
-        decoded.append(self.size)
-        return original(self)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
-    return decoded
 
 
 def test_decode_image_reads_a_png():

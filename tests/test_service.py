@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from digit_knower import EmptyImageError, Prediction, Predictor
-from digit_knower.preprocess import pixel_count
-from digit_knower.service import INLINE_MAX_PIXELS, predict_and_log, predict_and_log_async
+from digit_knower.picture import decoding_cost, pixel_count
+from digit_knower.service import INLINE_MAX_COST, predict_and_log, predict_and_log_async
 from tests.api_helpers import blank_png, drawn_one
+from tests.hostile_pictures import scan_bomb
 
 
 def test_a_drawing_is_read_and_logged_once_with_its_source_and_latency(store):
@@ -56,12 +57,23 @@ def test_the_event_loop_path_reads_a_canvas_on_the_loop_and_logs_it(store):
 def test_the_event_loop_path_reads_a_large_picture_on_a_worker_thread(store):
     """Decoding megapixels takes tens of milliseconds: the loop must go on serving meanwhile."""
     large = drawn_one(size=1000)
-    assert pixel_count(large) > INLINE_MAX_PIXELS
+    assert decoding_cost(large) > INLINE_MAX_COST
     spy = ThreadSpy()
     prediction, record = asyncio.run(predict_and_log_async(spy, store, large, source="api"))
 
     assert prediction.digit == 1
     assert store.get(record.id) == record
+    assert len(spy.threads) == 1 and spy.threads[0] is not threading.main_thread()
+
+
+def test_the_event_loop_path_reads_a_small_but_costly_picture_on_a_worker_thread(store):
+    """Pixels alone do not tell the cost: each scan of a progressive JPEG is a pass over them all."""
+    costly = scan_bomb(40)  # 512x512, 40 scans: under the refusal limit, yet 40 passes
+    assert pixel_count(costly) <= INLINE_MAX_COST < decoding_cost(costly)
+    spy = ThreadSpy()
+    with pytest.raises(EmptyImageError):  # a flat grey square: read in full, and found blank
+        asyncio.run(predict_and_log_async(spy, store, costly, source="api"))
+
     assert len(spy.threads) == 1 and spy.threads[0] is not threading.main_thread()
 
 

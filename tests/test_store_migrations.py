@@ -16,7 +16,7 @@ from digit_knower.store.models import Base
 from digit_knower.store.schema import head_revision
 from tests.test_store import make_record
 
-TABLES = {"model_versions", "predictions"}
+TABLES = {"model_versions", "predictions", "idempotency_keys"}
 
 
 def tables(store: Store) -> set[str]:

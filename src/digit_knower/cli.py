@@ -153,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Start the REST API (uvicorn) on the same inference core and the same store as the web "
         "page. Endpoints under /v1, OpenAPI docs at /docs, liveness at /healthz, readiness at "
         "/readyz. Uses DATABASE_URL (or the embedded SQLite file) and DIGIT_KNOWER_MODEL_DIR; "
-        "set DIGIT_KNOWER_API_KEY to require that key in the X-API-Key header. A PostgreSQL "
+        "set DIGIT_KNOWER_API_KEY to require that key in the X-API-Key header (the docs too), "
+        "DIGIT_KNOWER_API_DOCS=false to serve no docs, and DIGIT_KNOWER_API_READ_TIMEOUT_S "
+        "(default 15) for how long a client may take to send its request. A PostgreSQL "
         "schema that is out of date stops start-up: run `digit-knower db upgrade` first. A "
         "database that is down does not: predictions wait in a local outbox.",
     )

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digit_knower import metrics
-from digit_knower.preprocess import pixel_count
+from digit_knower.picture import decoding_cost
 from digit_knower.store import DatabaseUnavailableError, PredictionRecord, Store
 from digit_knower.store.records import Source
 
@@ -20,7 +23,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # A 512x512 picture is read in about 2.3 ms here (a 280x280 canvas in 1.1): see predict_and_log_async.
-INLINE_MAX_PIXELS = 512 * 512
+# The cost is counted in pixel passes (picture.decoding_cost): a progressive JPEG's scans count too.
+INLINE_MAX_COST = 512 * 512
+# Costlier pictures are read on at most this many threads per process: each may hold a decoded
+# 16-megapixel picture (up to 64 MB), so eight hostile uploads at once wait in line instead of
+# taking half a gigabyte and every core.
+HEAVY_READERS = 2
+
+_heavy_pool: ThreadPoolExecutor | None = None
+_heavy_pool_lock = threading.Lock()
 
 
 def open_store(url: str, outbox_path: Path | str) -> Store:
@@ -54,7 +65,7 @@ def predict_and_log(
     """
     started = time.perf_counter()
     prediction = predictor.predict(image)
-    record = _record(prediction, started, source)
+    record = new_record(prediction, started, source)
     store.log_prediction(record)
     metrics.count_prediction(prediction, source)
     return prediction, record
@@ -64,25 +75,44 @@ async def predict_and_log_async(
     predictor: Predictor, store: Store, image: object, *, source: Source
 ) -> tuple[Prediction, PredictionRecord]:
     """`predict_and_log` for an event loop (the API): it never holds the loop up for long, and
-    waits for the database without holding a thread.
-
-    A picture of up to INLINE_MAX_PIXELS is read on the loop itself: a 280x280 canvas takes about
-    a millisecond, and a hand-off to a worker thread cost some 0.2 ms of CPU more per request
-    under load (bench/api_load.py), with no gain: the GIL lets only one of them run at a time. A
-    larger picture, up to some 100 ms of decoding, goes to a worker thread so that the loop keeps
-    answering other requests meanwhile.
-    """
+    waits for the database without holding a thread."""
     started = time.perf_counter()
-    if pixel_count(image) <= INLINE_MAX_PIXELS:
-        prediction = predictor.predict(image)
-    else:
-        prediction = await asyncio.to_thread(predictor.predict, image)
-    record = _record(prediction, started, source)
+    prediction = await predict_async(predictor, image)
+    record = new_record(prediction, started, source)
     await store.log_prediction_async(record)
     metrics.count_prediction(prediction, source)
     return prediction, record
 
 
-def _record(prediction: Prediction, started: float, source: Source) -> PredictionRecord:
+async def predict_async(predictor: Predictor, image: object) -> Prediction:
+    """`predictor.predict(image)` for an event loop, which it never holds up for long.
+
+    A picture that costs up to INLINE_MAX_COST pixel passes is read on the loop itself: a 280x280
+    canvas takes about a millisecond, and a hand-off to a worker thread cost some 0.2 ms of CPU
+    more per request under load (bench/api_load.py), with no gain: the GIL lets only one of them
+    run at a time. A costlier one (many pixels, or a progressive JPEG's many scans), up to a few
+    hundred milliseconds of decoding, goes to one of HEAVY_READERS threads, so that the loop keeps
+    answering other requests meanwhile (Pillow decodes without holding the GIL).
+    """
+    if decoding_cost(image) <= INLINE_MAX_COST:
+        return predictor.predict(image)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_heavy_readers(), predictor.predict, image)
+
+
+def _heavy_readers() -> ThreadPoolExecutor:
+    global _heavy_pool
+    with _heavy_pool_lock:
+        if _heavy_pool is None:
+            _heavy_pool = ThreadPoolExecutor(HEAVY_READERS, thread_name_prefix="heavy-picture")
+        return _heavy_pool
+
+
+def new_record(
+    prediction: Prediction, started: float, source: Source, record_id: uuid.UUID | None = None
+) -> PredictionRecord:
+    """The record of `prediction`, read since `started` (time.perf_counter()); `record_id`: the id
+    to log it under (default: a new UUIDv7)."""
     latency_ms = (time.perf_counter() - started) * 1000
-    return PredictionRecord.from_prediction(prediction, source=source, latency_ms=latency_ms)
+    record = PredictionRecord.from_prediction(prediction, source=source, latency_ms=latency_ms)
+    return record if record_id is None else record.model_copy(update={"id": record_id})

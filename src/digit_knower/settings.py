@@ -57,7 +57,19 @@ class Settings(BaseSettings):
     api_key: str | None = Field(
         default=None,
         validation_alias="DIGIT_KNOWER_API_KEY",
-        description="When set, the API requires it in the X-API-Key header.",
+        description="When set, the API requires it in the X-API-Key header (its docs too).",
+    )
+    api_docs: bool = Field(
+        default=True,
+        validation_alias="DIGIT_KNOWER_API_DOCS",
+        description="Serve the API's docs (/docs) and its OpenAPI document (/openapi.json).",
+    )
+    api_read_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias="DIGIT_KNOWER_API_READ_TIMEOUT_S",
+        description="Seconds the API waits for a request's headers in full, and for each part of "
+        "its body; a client that is slower gets 408 and the connection is closed.",
     )
     metrics_enabled: bool = Field(
         default=True,

@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from digit_knower import Predictor, metrics
 from digit_knower.api import metrics as api_metrics
+from digit_knower.api.docs import install_docs
 from digit_knower.api.errors import Problem, install_error_handlers
+from digit_knower.api.headers import SecurityHeadersMiddleware
 from digit_knower.api.limits import BodySizeLimitMiddleware
 from digit_knower.api.routes import probes, v1
 from digit_knower.api.service import Services
@@ -19,9 +21,10 @@ from digit_knower.settings import get_settings
 DESCRIPTION = """\
 Draw a digit, and the machine reads it: the same model and the same prediction log as the web page.
 
-Send a picture of one digit to `POST /v1/predictions` (a PNG/JPEG file, base64, or 28x28 pixels),
-then tell us the true digit with `PUT /v1/predictions/{id}/label`. Every error is an RFC 9457
-problem document (`application/problem+json`).
+Send a picture of one digit to `POST /v1/predictions` (a PNG, JPEG or WebP file, base64, or 28x28
+pixels), then tell us the true digit with `PUT /v1/predictions/{id}/label`. Send an
+`Idempotency-Key` to make retries safe. Every error is an RFC 9457 problem document
+(`application/problem+json`).
 """
 
 
@@ -64,8 +67,13 @@ def create_app(services: Services | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by install_docs instead: from the package, behind the API key.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)  # outside the body limit: the 413s get the headers too
     settings = get_settings()
     if settings.metrics_enabled:
         # Outermost, so that it times and counts every answer, the body limit's 413s included.
@@ -76,6 +84,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(v1)
     app.include_router(probes)
     _add_problem_schema(app)
+    if get_settings().api_docs:
+        install_docs(app)
     return app
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
 from pydantic import ValidationError
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 
 from digit_knower.api.errors import ProblemError
@@ -25,22 +26,28 @@ api_key_header = APIKeyHeader(
     description="Required when the server sets DIGIT_KNOWER_API_KEY.",
 )
 
-IMAGE_PART_TYPES = {"image/png", "image/jpeg", "image/jpg", "application/octet-stream", ""}
-
 PREDICTION_BODY_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "One picture of one digit, in any of three forms (at most 2 MB).",
+        "description": (
+            "One picture of one digit, in any of three forms (at most 2 MB). Pictures are PNG, JPEG "
+            "or WebP, told apart by their bytes whatever type they are sent as; other picture "
+            "formats get 415."
+        ),
         "content": {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "A PNG or JPEG file."}
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A PNG, JPEG or WebP file.",
+                        }
                     },
                 },
-                "encoding": {"file": {"contentType": "image/png, image/jpeg"}},
+                "encoding": {"file": {"contentType": "image/png, image/jpeg, image/webp"}},
             },
             "application/json": {
                 "schema": {
@@ -63,14 +70,36 @@ async def get_services(request: Request) -> Services:
 
 async def require_api_key(api_key: str | None = Security(api_key_header)) -> None:
     expected = get_settings().api_key
-    if not expected:
-        return
-    if api_key is None or not secrets.compare_digest(api_key.encode(), expected.encode()):
+    if expected and not _is_key(api_key, expected):
         raise ProblemError(
             401,
             "Missing or wrong API key: send it in the X-API-Key header.",
             headers={"WWW-Authenticate": "X-API-Key"},
         )
+
+
+# The docs are opened in a browser, which cannot add an X-API-Key header: it asks for a password.
+docs_basic_auth = HTTPBasic(auto_error=False, realm="Digit Knower API docs")
+
+
+async def require_docs_access(
+    api_key: Annotated[str | None, Security(api_key_header)],
+    basic: Annotated[HTTPBasicCredentials | None, Security(docs_basic_auth)],
+) -> None:
+    """The docs and the OpenAPI document need the API key too, when one is set: in X-API-Key, or
+    as the password of HTTP Basic authentication (any user name)."""
+    expected = get_settings().api_key
+    if expected and not (_is_key(api_key, expected) or _is_key(basic and basic.password, expected)):
+        raise ProblemError(
+            401,
+            "The API documentation needs the API key: send it in the X-API-Key header, or give it as "
+            "the password when the browser asks (any user name).",
+            headers={"WWW-Authenticate": 'Basic realm="Digit Knower API docs", charset="UTF-8"'},
+        )
+
+
+def _is_key(given: str | None, expected: str) -> bool:
+    return given is not None and secrets.compare_digest(given.encode(), expected.encode())
 
 
 async def image_input(request: Request) -> ImageInput:
@@ -88,16 +117,28 @@ async def image_input(request: Request) -> ImageInput:
 
 
 async def _from_multipart(request: Request) -> bytes:
+    """The 'file' part's bytes. Its declared type is not checked: the decoder reads the format
+    from the bytes themselves, so that what is read is what is refused or accepted."""
+    _check_complete_multipart(request.headers["content-type"], await request.body())
     async with request.form(max_files=1, max_fields=10) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise ProblemError(422, "The multipart body needs a 'file' part holding a PNG or JPEG image.")
-        part_type = (upload.content_type or "").split(";", 1)[0].strip().lower()
-        if part_type not in IMAGE_PART_TYPES:
             raise ProblemError(
-                415, f"The 'file' part is {part_type!r}; upload a PNG (image/png) or JPEG (image/jpeg)."
+                422, "The multipart body needs a 'file' part holding a PNG, JPEG or WebP image."
             )
         return await upload.read()
+
+
+def _check_complete_multipart(content_type: str, body: bytes) -> None:
+    """A 400 for a body cut off before its closing boundary: the multipart parser would quietly
+    drop the unfinished part, and the client would hear that it sent no file at all."""
+    boundary = parse_options_header(content_type)[1].get(b"boundary")
+    if boundary and b"--" + boundary + b"--" not in body:
+        raise ProblemError(
+            400,
+            f"The multipart upload is truncated: it ends ({len(body):,} bytes) before its closing "
+            f"boundary --{boundary.decode('latin-1')}--. Send the whole file again.",
+        )
 
 
 def _from_json(body: bytes) -> ImageInput:
@@ -110,7 +151,7 @@ def _from_json(body: bytes) -> ImageInput:
     if not isinstance(data, dict) or not ({"image", "pixels"} & data.keys()):
         raise ProblemError(
             422,
-            'The JSON body needs either "image" (base64 of a PNG or JPEG) or "pixels" '
+            'The JSON body needs either "image" (base64 of a PNG, JPEG or WebP) or "pixels" '
             "(28 rows of 28 integers 0-255).",
         )
     try:

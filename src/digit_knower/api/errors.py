@@ -19,6 +19,9 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from digit_knower import EmptyImageError, InvalidImageError
+from digit_knower.idempotency import IdempotencyKeyReusedError
+from digit_knower.picture import UnsupportedFormatError
+from digit_knower.settings import get_settings
 from digit_knower.store import (
     DatabaseError,
     InvalidLabelError,
@@ -56,6 +59,20 @@ class ProblemError(Exception):
         self.status = status
         self.detail = detail
         self.headers = headers
+
+
+# The core's and the store's errors, and the status each answers with (the most specific class
+# that is listed decides). Their messages are written for the person who sent the request.
+STATUS_OF: dict[type[Exception], int] = {
+    EmptyImageError: 400,
+    InvalidImageError: 400,
+    # A picture, in a format not read here: 415 whatever type it was sent as (RFC 9110 allows
+    # "inspecting the data directly").
+    UnsupportedFormatError: 415,
+    IdempotencyKeyReusedError: 422,
+    UnknownPredictionError: 404,
+    InvalidLabelError: 422,
+}
 
 
 def problem_response(
@@ -131,7 +148,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status, detail, headers = exc.status_code, str(exc.detail), exc.headers
         if status == 404 and detail == HTTPStatus.NOT_FOUND.phrase:
-            detail = f"{request.url.path} is not an endpoint of this API; the endpoints are listed at /docs"
+            detail = f"{request.url.path} is not an endpoint of this API"
+            if get_settings().api_docs:
+                detail += "; the endpoints are listed at /docs"
         elif status == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
             # FastAPI's answer to a JSON body it cannot even decode (not UTF-8, nested too deeply,
             # an integer of thousands of digits): malformed JSON, like the rest.
@@ -142,18 +161,12 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
         return problem_response(status, detail, instance=request.url.path, headers=headers)
 
-    @app.exception_handler(EmptyImageError)
-    @app.exception_handler(InvalidImageError)
-    async def _bad_image(request: Request, exc: ValueError) -> JSONResponse:
-        return problem_response(400, str(exc), instance=request.url.path)
+    async def _domain(request: Request, exc: Exception) -> JSONResponse:
+        status = next(STATUS_OF[kind] for kind in type(exc).__mro__ if kind in STATUS_OF)
+        return problem_response(status, str(exc), instance=request.url.path)
 
-    @app.exception_handler(UnknownPredictionError)
-    async def _unknown(request: Request, exc: UnknownPredictionError) -> JSONResponse:
-        return problem_response(404, str(exc), instance=request.url.path)
-
-    @app.exception_handler(InvalidLabelError)
-    async def _bad_label(request: Request, exc: InvalidLabelError) -> JSONResponse:
-        return problem_response(422, str(exc), instance=request.url.path)
+    for error in STATUS_OF:
+        app.add_exception_handler(error, _domain)
 
     @app.exception_handler(SchemaOutOfDateError)
     @app.exception_handler(DatabaseError)

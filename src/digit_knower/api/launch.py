@@ -15,6 +15,9 @@ import uvicorn
 from digit_knower.settings import get_settings
 from digit_knower.store import DatabaseConfigError, SchemaOutOfDateError, Store
 
+# By name, so that each worker process imports it itself.
+PROTOCOL = "digit_knower.api.protocol:GuardedHttpToolsProtocol"
+
 
 def preflight() -> str | None:
     """One clear line saying why the API cannot start, or None when it can.
@@ -51,6 +54,10 @@ def main(args: argparse.Namespace) -> int:
                 host=args.host,
                 port=args.port,
                 workers=args.workers,
+                # httptools, with a read timeout and a header size limit (see api/protocol.py).
+                http=PROTOCOL,
+                # No "server: uvicorn" on every answer: it tells an attacker what to try.
+                server_header=False,
                 # Each prediction is logged in the database already; a line per request would only cost CPU.
                 access_log=False,
             )

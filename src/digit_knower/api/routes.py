@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from digit_knower.api.deps import (
     PREDICTION_BODY_OPENAPI,
@@ -23,6 +23,7 @@ from digit_knower.api.schemas import (
     Readiness,
 )
 from digit_knower.api.service import ImageInput, Services
+from digit_knower.idempotency import key_value
 from digit_knower.store import Stats
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -36,18 +37,52 @@ v1 = APIRouter(
 probes = APIRouter(tags=["probes"])
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description=(
+            "Any unique string (a UUID, say) naming this request, bare or quoted. A retry with the "
+            "same key and the same picture gets the first answer and logs nothing new; the same "
+            "key with another picture within 24 hours gets 422."
+        ),
+    ),
+]
+
+
 @v1.post(
     "/predictions",
     status_code=201,
     tags=["predictions"],
     summary="Read the digit in a picture",
     openapi_extra=PREDICTION_BODY_OPENAPI,
-    responses=problem_responses(400, 415, 422),
+    responses={
+        201: {
+            "description": "The digit read, and the id to label it by.",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "'true' when this is the answer an earlier request with the same "
+                    "Idempotency-Key got; nothing new was logged.",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            },
+        },
+        **problem_responses(400, 415, 422),
+    },
 )
 async def create_prediction(
-    services: ServicesDep, image: Annotated[ImageInput, Depends(image_input)]
+    services: ServicesDep,
+    image: Annotated[ImageInput, Depends(image_input)],
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> PredictionCreated:
-    record = await services.predict_and_log(image)
+    key = None if idempotency_key is None else key_value(idempotency_key)
+    record, replayed = await services.predict_and_log(image, key)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return PredictionCreated.model_validate(record, from_attributes=True)
 
 
@@ -101,6 +136,7 @@ def model_card(services: ServicesDep) -> dict[str, Any]:
     return services.card
 
 
+@probes.head("/healthz", summary="Liveness, for probes that send HEAD: the process answers")
 @probes.get("/healthz", summary="Liveness: the process answers")
 async def healthz() -> Health:
     return Health(status="ok")

@@ -26,12 +26,12 @@ PixelRow = Annotated[list[Pixel], Field(min_length=28, max_length=28)]
 
 
 class ImageRequest(BaseModel):
-    """A PNG or JPEG picture of one digit, base64-encoded (a `data:` URL prefix is allowed)."""
+    """A PNG, JPEG or WebP picture of one digit, base64-encoded (a `data:` URL prefix is allowed)."""
 
     model_config = ConfigDict(extra="forbid")
 
     image: str = Field(
-        description="Base64 of the PNG or JPEG bytes, e.g. a canvas' toDataURL() output.",
+        description="Base64 of the PNG, JPEG or WebP bytes, e.g. a canvas' toDataURL() output.",
         json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/png"},
     )
 
@@ -44,7 +44,7 @@ class ImageRequest(BaseModel):
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ValueError(
-                f"'image' is not valid base64 ({exc}); send base64 of PNG or JPEG bytes"
+                f"'image' is not valid base64 ({exc}); send base64 of PNG, JPEG or WebP bytes"
             ) from exc
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from digit_knower import Predictor
+from digit_knower.idempotency import predict_and_log_once_async
 from digit_knower.service import predict_and_log_async
 from digit_knower.store import PredictionRecord, Store
+from digit_knower.store.idempotency_keys import IdempotencyKeys
 
 # A decoded upload (bytes) or the 28x28 grey levels of the `pixels` form.
 ImageInput = bytes | np.ndarray
@@ -20,10 +23,21 @@ class Services:
     predictor: Predictor
     store: Store
 
-    async def predict_and_log(self, image: ImageInput) -> PredictionRecord:
-        """Read the digit and log it with source 'api'."""
+    async def predict_and_log(
+        self, image: ImageInput, idempotency_key: str | None = None
+    ) -> tuple[PredictionRecord, bool]:
+        """Read the digit and log it with source 'api': (the record, True when it is the answer
+        an earlier request with the same idempotency key got, and nothing new was logged)."""
+        if idempotency_key is not None:
+            return await predict_and_log_once_async(
+                self.predictor, self.store, self.keys, image, key=idempotency_key, source="api"
+            )
         _, record = await predict_and_log_async(self.predictor, self.store, image, source="api")
-        return record
+        return record, False
+
+    @cached_property
+    def keys(self) -> IdempotencyKeys:
+        return IdempotencyKeys(self.store)
 
     @property
     def card(self) -> dict[str, Any]:

@@ -108,5 +108,24 @@ class Prediction(Base):
     )
 
 
+class IdempotencyKey(Base):
+    """A client's Idempotency-Key on POST /v1/predictions, bound for 24 hours to the picture it came
+    with (`digit_knower.idempotency`). Not a foreign key to the prediction either: the prediction
+    may still wait in the outbox while its key is bound."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    picture_sha256: Mapped[str] = mapped_column(String(64))
+    prediction_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # Keys older than 24 hours are deleted in one range scan.
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+
 predictions = Prediction.__table__
 model_versions = ModelVersion.__table__
+idempotency_keys = IdempotencyKey.__table__

@@ -98,7 +98,10 @@ def input_panel(predictor: Predictor, store: Store) -> None:
                 predict_and_show(predictor, store, drawing)
     with upload_tab:
         upload = st.file_uploader(
-            "A PNG or JPEG of one digit", type=["png", "jpg", "jpeg"], key="upload", help="Dark or light ink."
+            "A PNG, JPEG or WebP of one digit",
+            type=["png", "jpg", "jpeg", "webp"],
+            key="upload",
+            help="Dark or light ink.",
         )
         if st.button("Predict the upload", key="predict_upload", disabled=upload is None):
             predict_and_show(predictor, store, upload.getvalue())
