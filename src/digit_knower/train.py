@@ -1,12 +1,12 @@
 """`digit-knower train`: the data mix, augmentation, the training loop, calibration, ONNX export and
 the model card.
 
-Each mini-batch mixes three sources, all in memory as uint8 tensors: MNIST training digits
-(augmented on the fly: random stroke thickness, then a random affine warp), the same digits
-redrawn as people draw them, and drawings that are no digit, the eleventh class (both made once
-and cached by `train_data`). A validation split is held out of all three for every choice: the
-temperature and the reader's thresholds are fitted on it after training (`calibrate`). The test
-sets are scored once, at the very end, and only reported.
+Each mini-batch mixes three sources, all in memory as uint8 tensors: MNIST training digits as the
+reader serves them, through its preprocessing (augmented on the fly: random stroke thickness, then
+a random affine warp), the same digits redrawn as people draw them, and drawings that are no digit,
+the eleventh class (all three made once and cached by `train_data`). A validation split is held
+out of all three for every choice: the temperature and the reader's thresholds are fitted on it
+after training (`calibrate`). The test sets are scored once, at the very end, and only reported.
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ class Data:
 
 
 def prepare_data(mnist: Mnist, cfg: TrainConfig, cache_dir: Path) -> Data:
-    """MNIST's training split, its redrawings and the non-digits, each split the same way.
+    """MNIST's training split (preprocessed), its redrawings and the non-digits, each split the same way.
 
     A validation digit's redrawings stay in validation, and the non-digits made of run-together
     digits take them from their own side of the split.
@@ -230,7 +230,7 @@ def prepare_data(mnist: Mnist, cfg: TrainConfig, cache_dir: Path) -> Data:
         redrawn = torch.from_numpy(drawings.redrawn.reshape(-1, 28, 28))
         others = torch.from_numpy(drawings.nondigits)
         return {
-            "mnist": Part(torch.from_numpy(images[index.numpy()]), labels[index]),
+            "mnist": Part(torch.from_numpy(drawings.preprocessed), labels[index]),
             "redrawn": Part(redrawn, labels[index].repeat_interleave(cfg.redraws)),
             "nondigits": Part(others, torch.full((len(others),), NOT_A_DIGIT)),
         }

@@ -2,8 +2,10 @@
 no digit at all.
 
 MNIST alone teaches the network MNIST's pen. People draw on the page with a mouse, a finger or a
-fat brush, and scribble, write letters and draw several digits at once. So training also reads:
+fat brush, and scribble, write letters and draw several digits at once. So training reads:
 
+- every MNIST training digit as the reader serves it: through the preprocessing, which leaves 88%
+  of them untouched and takes stray specks off, or brings an extreme stroke into range, in the rest;
 - every MNIST training digit redrawn `redraws` times along its skeleton (`redraw`), most with a
   mouse-sized brush, some with a thin pen or a fat marker, anywhere on the 280x280 canvas;
 - `count` drawings that are no digit (`nondigits`): the eleventh class.
@@ -48,6 +50,7 @@ FREE_BRUSH_PX: Final = (2.0, 40.0)
 class Drawings:
     """28x28 model inputs, made and cached by `load_or_make`."""
 
+    preprocessed: NDArray[np.uint8]  # (N, 28, 28): digit i of the given images, preprocessed
     redrawn: NDArray[np.uint8]  # (N, redraws, 28, 28): digit i of the given images, redrawn
     nondigits: NDArray[np.uint8]  # (count, 28, 28)
     nondigit_kinds: NDArray[np.int8]  # (count,) index into nondigits.KINDS
@@ -69,11 +72,11 @@ def load_or_make(
     path = Path(cache_dir) / f"drawings-{key}.npz"
     if path.is_file():
         with np.load(path) as cached:
-            return Drawings(cached["redrawn"], cached["nondigits"], cached["nondigit_kinds"])
+            return Drawings(**{name: cached[name] for name in cached.files})
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        redrawn = _redraw_all(pool, digits, redraws, seed)
+        both = _redraw_all(pool, digits, redraws, seed)
         made, kinds = _draw_nondigits(pool, donors, count, seed + 1)
-    drawings = Drawings(redrawn=redrawn, nondigits=made, nondigit_kinds=kinds)
+    drawings = Drawings(preprocessed=both[:, 0], redrawn=both[:, 1:], nondigits=made, nondigit_kinds=kinds)
     _save(path, drawings)
     return drawings
 
@@ -102,7 +105,7 @@ def _redraw_all(
 ) -> NDArray[np.uint8]:
     starts = range(0, len(digits), CHUNK)
     futures = [pool.submit(_redraw_chunk, digits[s : s + CHUNK], redraws, (seed, s)) for s in starts]
-    return _gather(futures, len(digits) * redraws, "redrawing MNIST digits")
+    return _gather(futures, len(digits) * (1 + redraws), "preprocessing and redrawing MNIST digits")
 
 
 def _draw_nondigits(
@@ -131,18 +134,23 @@ def _gather(futures: list, total: int, what: str) -> NDArray[np.uint8]:
 
 
 def _redraw_chunk(digits: NDArray[np.uint8], redraws: int, seed: tuple[int, int]) -> NDArray[np.uint8]:
-    """(n, redraws, 28, 28): each digit redrawn `redraws` times and preprocessed."""
+    """(n, 1 + redraws, 28, 28): each digit preprocessed, then redrawn `redraws` times and preprocessed."""
     rng = np.random.default_rng(seed)
-    out = np.empty((len(digits), redraws, preprocess.MODEL_SIZE, preprocess.MODEL_SIZE), np.uint8)
+    out = np.empty((len(digits), 1 + redraws, preprocess.MODEL_SIZE, preprocess.MODEL_SIZE), np.uint8)
     for i, digit in enumerate(digits):
+        out[i, 0] = _preprocessed(digit, fallback=digit)
         points = redraw.skeleton_points(digit)
         for j in range(redraws):
             ink = redraw.trace(points, _stroke(rng, points), supersample=1)
-            try:
-                out[i, j] = preprocess.preprocess(ink)
-            except EmptyImageError:  # a redrawing spoilt beyond reading: keep MNIST's own
-                out[i, j] = digit
+            out[i, 1 + j] = _preprocessed(ink, fallback=out[i, 0])  # spoilt beyond reading: the digit
     return out
+
+
+def _preprocessed(picture: NDArray[np.uint8], fallback: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    try:
+        return preprocess.preprocess(picture)
+    except EmptyImageError:
+        return fallback
 
 
 def _stroke(rng: np.random.Generator, points: NDArray[np.float64]) -> redraw.Stroke:
