@@ -13,9 +13,9 @@ from sqlalchemy import inspect
 from digit_knower.store import SchemaOutOfDateError, Store
 from digit_knower.store.models import Base
 from digit_knower.store.schema import head_revision
-from tests.test_store import make_record
+from tests.test_store import make_card, make_record
 
-TABLES = {"model_versions", "predictions"}
+TABLES = {"model_versions", "predictions", "deployments"}
 
 
 def tables(store: Store) -> set[str]:
@@ -109,3 +109,22 @@ def test_sqlite_files_run_in_wal_mode(tmp_path: Path) -> None:
         store.ensure_schema()
         with store.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_revision_0003_adds_the_deployments_and_leaves_every_prediction_as_it_was(store: Store) -> None:
+    store.upgrade("0002")
+    old = make_record(4)
+    store.log_prediction(old)
+
+    store.upgrade()
+    assert "deployments" in tables(store)
+    assert store.recent() == [old] and store.serving_version() is None
+    store.register_model(make_card("dk-b"))
+    store.promote("dk-b", by="test", reason="up")
+
+    store.downgrade("0002")
+    assert tables(store) == TABLES - {"deployments"}
+    assert store.recent() == [old]
+
+    store.upgrade()
+    assert store.serving_version() is None  # a fresh history
