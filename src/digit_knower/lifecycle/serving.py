@@ -54,6 +54,10 @@ class LiveModel:
         return self._predictor
 
     @property
+    def registry(self) -> Registry:
+        return self._registry
+
+    @property
     def status(self) -> ServingStatus:
         return self._status
 

@@ -1,0 +1,99 @@
+"""A promotion and a rollback made by one process (`digit-knower models ...`) reach another one (a
+running `digit-knower api`) without a restart, on an SQLite file AND on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from digit_knower.store import Store
+from tests import servers
+from tests.api_helpers import drawn_one
+from tests.lifecycle_helpers import SHIPPED_VERSION, registered_copy
+
+NEW = "dk-20261202-promoted"
+REFRESH_S = 1
+DEADLINE_S = 120  # for giving up with the server's log, never a performance assertion
+
+
+def models(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [servers.digit_knower_command(), "models", *args]
+    return subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True)
+
+
+def served_version(server: servers.Server) -> str:
+    return httpx.get(f"{server.url}/v1/model").json()["version"]
+
+
+def wait_for_version(server: servers.Server, version: str, started: float) -> float:
+    """Seconds from `started` (time.monotonic()) until GET /v1/model names `version`."""
+    while served_version(server) != version:
+        assert time.monotonic() - started < DEADLINE_S, f"still not {version}:\n{server.tail()}"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_a_running_api_follows_a_promotion_and_a_rollback_without_a_restart(
+    database_url: str, tmp_path: Path
+) -> None:
+    registry = tmp_path / "registry"
+    with Store(database_url, outbox_path=tmp_path / "setup-outbox.sqlite3") as store:
+        store.upgrade()
+        registered_copy(store, registry, NEW)
+    env = {
+        "DATABASE_URL": database_url,
+        "DIGIT_KNOWER_MODEL_REGISTRY": str(registry),
+        "DIGIT_KNOWER_MODEL_REFRESH_S": str(REFRESH_S),
+    }
+    with servers.api(env, tmp_path / "api.log") as api:
+        assert served_version(api) == SHIPPED_VERSION
+
+        started = time.monotonic()
+        promoted = models("promote", NEW, "--reason", "a test", "--by", "tester", env=env)
+        assert promoted.returncode == 0, promoted.stderr
+        assert f"{NEW} now serves (was {SHIPPED_VERSION})" in promoted.stdout
+        took = wait_for_version(api, NEW, started)
+        print(f"\npromotion served {took:.2f} s after `models promote` started (checks every {REFRESH_S} s)")
+        created = httpx.post(f"{api.url}/v1/predictions", files={"file": ("d.png", drawn_one(), "image/png")})
+        assert created.json()["model_version"] == NEW
+        logged = httpx.get(f"{api.url}/v1/predictions/{created.json()['id']}").json()
+        assert logged["model_version"] == NEW
+
+        started = time.monotonic()
+        rolled = models("rollback", "--reason", "back", env=env)
+        assert rolled.returncode == 0, rolled.stderr
+        assert f"{SHIPPED_VERSION} serves again (was {NEW})" in rolled.stdout
+        took = wait_for_version(api, SHIPPED_VERSION, started)
+        print(f"rollback served {took:.2f} s after `models rollback` started")
+        assert f"now serving model {NEW} (was {SHIPPED_VERSION})" in api.log_text()
+
+    listed = models("list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    [serving_line] = [line for line in listed.stdout.splitlines() if line.startswith("*  ")]
+    assert SHIPPED_VERSION in serving_line
+    assert "by rollback at" in listed.stdout and "back" in listed.stdout
+
+
+def test_promoting_a_model_whose_folder_cannot_load_is_refused_with_the_reason(
+    database_url: str, tmp_path: Path
+) -> None:
+    registry = tmp_path / "registry"
+    with Store(database_url, outbox_path=tmp_path / "setup-outbox.sqlite3") as store:
+        store.upgrade()
+        registered_copy(store, registry, NEW)
+        (registry / NEW / "digit_cnn.onnx").write_bytes(b"truncated")
+        env = {"DATABASE_URL": database_url, "DIGIT_KNOWER_MODEL_REGISTRY": str(registry)}
+
+        refused = models("promote", NEW, env=env)
+        assert refused.returncode == 1
+        assert refused.stderr.startswith("error: ") and "is not a loadable ONNX model" in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+        unknown = models("promote", "dk-never-trained", env=env)
+        assert unknown.returncode == 1
+        assert "no registered model has the version 'dk-never-trained'" in unknown.stderr
+        assert store.serving_version() is None
