@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from digit_knower.store import Store
+from tests import learning_loop as loop
 from tests.postgres_server import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -70,3 +71,17 @@ def store(database_url: str, tmp_path: Path) -> Iterator[Store]:
         store.upgrade()
         store.ensure_schema()
         yield store
+
+
+@pytest.fixture(scope="session")
+def learning_loop(
+    postgres: PostgresServer, mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> loop.LoopRun:
+    """One small run of the whole learning loop, through the real API into the real PostgreSQL:
+    200 labelled drawings, `retrain --promote` (150 steps), 100 fresh drawings before and after.
+    A few minutes, once per session; its tests only read what it left."""
+    url = postgres.create_database()
+    with Store(url, outbox_path=tmp_path_factory.mktemp("loop-setup") / "outbox.sqlite3") as store:
+        store.upgrade()
+    workdir = tmp_path_factory.mktemp("loop")
+    return loop.run(url, workdir, mnist_dir, logged=200, fresh=100, retrain_args=("--steps", "150"))

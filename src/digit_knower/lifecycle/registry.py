@@ -58,6 +58,9 @@ class Registry:
         """Where `version` lies: the baseline folder, or its folder in the registry."""
         if version == self.baseline_version:
             return self.baseline_dir
+        return self._in_registry(version)
+
+    def _in_registry(self, version: str) -> Path:
         if not VERSION_NAME.fullmatch(version):
             raise ModelNotFoundError(f"{version!r} is not a model version name")
         return self.root / version
@@ -88,7 +91,8 @@ class Registry:
     def add(self, staging: Path, version: str) -> Path:
         """Move a finished model folder into place under its version, in one rename: a serving
         process never sees half a model. A version already there (same bytes) stays as it is."""
-        target = self.folder(version)
+        target = self._in_registry(version)
+        self.root.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(staging, target)
         except OSError:
@@ -99,7 +103,7 @@ class Registry:
 
     def keep_baseline(self) -> Path:
         """Copy the baseline model folder into the registry, unless it is there already."""
-        target = self.root / self.baseline_version
+        target = self._in_registry(self.baseline_version)
         if not (target / MODEL_FILE).is_file():
             staging = self.staging()
             for name in (MODEL_FILE, CARD_FILE, WEIGHTS_FILE):
