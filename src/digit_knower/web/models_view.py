@@ -7,6 +7,7 @@ frame and the chart are pure functions of it, and `models_panel` only arranges t
 
 from __future__ import annotations
 
+import math
 from datetime import UTC
 
 import altair as alt
@@ -22,17 +23,17 @@ _ROLE_COLOURS = {"parent": "#5a6275", "candidate": "#4f8cff"}
 
 
 def versions_frame(found: Catalog) -> pd.DataFrame:
-    """One row per version, newest first."""
+    """One row per version, newest first; accuracies in percent."""
     rows = [
         {
             "serves": "●" if row.serving else "",
             "version": row.version,
             "created": row.created_at.astimezone(UTC).replace(tzinfo=None) if row.created_at else None,
             "parent": row.parent or "",
-            "MNIST test": row.test_accuracy,
-            "feedback holdout": row.holdout_accuracy,
-            "mouse-style": row.robustness_accuracy,
-            "live accuracy": row.live_accuracy,
+            "MNIST test": _points(row.test_accuracy),
+            "feedback holdout": _points(row.holdout_accuracy),
+            "mouse-style": _points(row.robustness_accuracy),
+            "live accuracy": _points(row.live_accuracy),
             "labelled": row.labelled,
             "in registry": "yes" if row.on_disk else "no",
         }
@@ -53,24 +54,38 @@ def versions_frame(found: Catalog) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def _points(share: float | None) -> float | None:
+    return None if share is None else 100 * share
+
+
 def comparison_chart(comparison: list[tuple[str, str, float]]) -> alt.LayerChart:
     """Parent and candidate side by side on each set, the axis zoomed to where they differ."""
     frame = pd.DataFrame(
         [{"set": SET_TITLES[name], "model": role, "accuracy": acc} for name, role, acc in comparison]
     )
-    low = max(0.0, float(frame["accuracy"].min()) - 0.02)
+    # Whole percents, at least two below the lowest bar: the bars start there, not at 0%, where
+    # every bar would look the same height.
+    low = max(0.0, math.floor(100 * float(frame["accuracy"].min()) - 2) / 100)
     base = alt.Chart(frame, height=260).encode(
-        x=alt.X("set:N", title=None, sort=list(SET_TITLES.values()), axis=alt.Axis(labelAngle=0)),
+        x=alt.X(
+            "set:N", title=None, sort=list(SET_TITLES.values()), axis=alt.Axis(labelAngle=0, labelLimit=400)
+        ),
         xOffset=alt.XOffset("model:N", sort=list(_ROLE_COLOURS)),
-        y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[low, 1]), axis=alt.Axis(format="%")),
+        y=alt.Y(
+            "accuracy:Q",
+            title="accuracy",
+            scale=alt.Scale(domain=[low, 1], zero=False),
+            axis=alt.Axis(format=".0%", minExtent=40),
+        ),
         tooltip=["set:N", "model:N", alt.Tooltip("accuracy:Q", format=".2%")],
     )
-    bars = base.mark_bar(clip=True, cornerRadiusTopLeft=3, cornerRadiusTopRight=3).encode(
+    bars = base.mark_bar(cornerRadiusTopLeft=3, cornerRadiusTopRight=3).encode(
+        y2=alt.datum(low),
         color=alt.Color(
             "model:N",
             scale=alt.Scale(domain=list(_ROLE_COLOURS), range=list(_ROLE_COLOURS.values())),
             legend=alt.Legend(title=None, orient="top"),
-        )
+        ),
     )
     labels = base.mark_text(dy=-6, fontSize=12, color="#ffffff").encode(
         text=alt.Text("accuracy:Q", format=".2%")
@@ -103,7 +118,7 @@ def models_panel(store: Store, live: LiveModel) -> None:
         column_config={
             "created": st.column_config.DatetimeColumn("created (UTC)", format="D MMM YYYY, HH:mm"),
             **{
-                name: st.column_config.NumberColumn(name, format="percent")
+                name: st.column_config.NumberColumn(name, format="%.2f%%")
                 for name in ("MNIST test", "feedback holdout", "mouse-style", "live accuracy")
             },
         },
