@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from digit_knower.store import Store
 from tests import servers
@@ -37,18 +38,24 @@ def wait_for_version(server: servers.Server, version: str, started: float) -> fl
     return time.monotonic() - started
 
 
-def test_a_running_api_follows_a_promotion_and_a_rollback_without_a_restart(
-    database_url: str, tmp_path: Path
-) -> None:
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """A migrated database (SQLite, then PostgreSQL) where NEW is registered, and the registry
+    holding it."""
     registry = tmp_path / "registry"
     with Store(database_url, outbox_path=tmp_path / "setup-outbox.sqlite3") as store:
         store.upgrade()
         registered_copy(store, registry, NEW)
-    env = {
+    return {
         "DATABASE_URL": database_url,
         "DIGIT_KNOWER_MODEL_REGISTRY": str(registry),
         "DIGIT_KNOWER_MODEL_REFRESH_S": str(REFRESH_S),
     }
+
+
+def test_a_running_api_follows_a_promotion_and_a_rollback_without_a_restart(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     with servers.api(env, tmp_path / "api.log") as api:
         assert served_version(api) == SHIPPED_VERSION
 
@@ -79,15 +86,10 @@ def test_a_running_api_follows_a_promotion_and_a_rollback_without_a_restart(
 
 
 def test_promoting_a_model_whose_folder_cannot_load_is_refused_with_the_reason(
-    database_url: str, tmp_path: Path
+    env: dict[str, str], tmp_path: Path
 ) -> None:
-    registry = tmp_path / "registry"
-    with Store(database_url, outbox_path=tmp_path / "setup-outbox.sqlite3") as store:
-        store.upgrade()
-        registered_copy(store, registry, NEW)
-        (registry / NEW / "digit_cnn.onnx").write_bytes(b"truncated")
-        env = {"DATABASE_URL": database_url, "DIGIT_KNOWER_MODEL_REGISTRY": str(registry)}
-
+    (Path(env["DIGIT_KNOWER_MODEL_REGISTRY"]) / NEW / "digit_cnn.onnx").write_bytes(b"truncated")
+    with Store(env["DATABASE_URL"], outbox_path=tmp_path / "outbox.sqlite3") as store:
         refused = models("promote", NEW, env=env)
         assert refused.returncode == 1
         assert refused.stderr.startswith("error: ") and "is not a loadable ONNX model" in refused.stderr
