@@ -4,6 +4,9 @@ model registry as the web page and the API (checked with the real Compose v2 bin
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,26 @@ def test_the_serving_image_makes_the_volume_folders_its_users(services: dict) ->
         f"chown digitknower:digitknower /var/lib/digit-knower {REGISTRY} /var/lib/digit-knower-mnist"
         in dockerfile
     )
+
+
+def test_the_serving_side_of_the_loop_imports_no_torch(tmp_path: Path) -> None:
+    """The serving image has no torch: `models list|promote|rollback`, the hot swap, the API and the
+    page's Models view must run without it (only `retrain` needs the training code)."""
+    probe = (
+        "import sys\n"
+        "from digit_knower.cli import main\n"
+        "assert main(['models', 'list']) == 0\n"
+        "import digit_knower.api.app, digit_knower.lifecycle.serving, digit_knower.web.models_view\n"
+        "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'skimage'))\n"
+        "assert not leaked, leaked\n"
+        "assert not {'digit_knower.train', 'digit_knower.lifecycle.finetune'} & sys.modules.keys()\n"
+    )
+    env = {
+        **os.environ,
+        "DIGIT_KNOWER_STATE_DIR": str(tmp_path / "state"),
+        "DIGIT_KNOWER_MODEL_REGISTRY": str(tmp_path / "registry"),
+    }
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "* serves:" in done.stdout

@@ -1,5 +1,6 @@
 """`digit-knower models list | promote VERSION | rollback`: which model serves, everywhere.
 
+Serving installs (no torch) run these too: nothing here imports the training code.
 The choice is a row in the database's deployments table, so every web and API process on every
 machine follows it within DIGIT_KNOWER_MODEL_REFRESH_S seconds, without a restart. Every failure
 is one line on stderr and exit status 1.
@@ -8,12 +9,13 @@ is one line on stderr and exit status 1.
 from __future__ import annotations
 
 import argparse
+import getpass
+import socket
 import sys
 from datetime import UTC
 
 from digit_knower.lifecycle.catalog import Catalog, VersionRow, catalog
 from digit_knower.lifecycle.registry import Registry
-from digit_knower.lifecycle.retrain import who
 from digit_knower.predictor import ModelNotFoundError
 from digit_knower.settings import get_settings
 from digit_knower.store import DatabaseError, Store, UnknownModelError
@@ -64,6 +66,15 @@ def _rollback(store: Store, registry: Registry, args: argparse.Namespace, refres
 
 
 ACTIONS = {"list": _list, "promote": _promote, "rollback": _rollback}
+
+
+def who() -> str:
+    """user@host, for the deployment history."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def format_catalog(found: Catalog) -> str:

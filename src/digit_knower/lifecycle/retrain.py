@@ -12,10 +12,8 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import shutil
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, replace
@@ -26,6 +24,7 @@ from typing import Any
 from digit_knower import evaluate
 from digit_knower.data import DataError, load_mnist
 from digit_knower.lifecycle import feedback, finetune, gate, scoring
+from digit_knower.lifecycle.cli import who
 from digit_knower.lifecycle.registry import Registry
 from digit_knower.predictor import CARD_FILE, ModelNotFoundError
 from digit_knower.settings import REPO_ROOT, get_settings
@@ -161,15 +160,6 @@ def _too_few(rows: int, minimum: int, where: str) -> str:
         f"only {rows} labelled prediction{'s' if rows != 1 else ''} in the {where}; retraining needs "
         f"at least {minimum} (--min-feedback, or DIGIT_KNOWER_RETRAIN_MIN_FEEDBACK)"
     )
-
-
-def who() -> str:
-    """user@host, for the deployment history."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 # --- the command --------------------------------------------------------------------------------
