@@ -176,9 +176,9 @@ def under_load(url: str, work: Path, run: learning_loop.LoopRun, args: argparse.
         f"`models promote` at {swap['at']:.1f} s, model checks every {args.refresh:g} s"
     )
     print(
-        f"  responses: {r['n_old'] + r['n_new']} 2xx ({r['n_old']} from {run.parent}, {r['n_new']} from "
+        f"  responses: {r['old'] + r['new']} 2xx ({r['old']} from {run.parent}, {r['new']} from "
         f"{run.candidate}), {r['non2xx']} non-2xx, {r['socket_errors']} socket errors, "
-        f"{r['n_unknown']} from another version"
+        f"{r['unknown']} from another version"
     )
     print(f"  an old-model answer after a new-model one on the same connection: {r['old_after_new']} times")
     print(f"  workers that swapped: {swaps} of {args.workers}")
@@ -188,18 +188,18 @@ def under_load(url: str, work: Path, run: learning_loop.LoopRun, args: argparse.
     )
     print(
         f"  rows per version in PostgreSQL: {rows} "
-        f"(responses: {run.parent}={r['n_old']}, {run.candidate}={r['n_new']})"
+        f"(responses: {run.parent}={r['old']}, {run.candidate}={r['new']})"
     )
     print(load("after the load"))
     clean = (
         r["non2xx"] == 0
         and r["socket_errors"] == 0
-        and r["n_unknown"] == 0
+        and r["unknown"] == 0
         and r["old_after_new"] == 0
-        and r["n_old"] > 0
-        and r["n_new"] > 0
+        and r["old"] > 0
+        and r["new"] > 0
         and swaps == args.workers
-        and rows == {run.parent: r["n_old"], run.candidate: r["n_new"]}
+        and rows == {run.parent: r["old"], run.candidate: r["new"]}
     )
     print("zero non-2xx, every response from the old model before its worker's swap and the new one after:",
           "yes" if clean else "NO")  # fmt: skip

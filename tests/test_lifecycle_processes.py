@@ -1,5 +1,6 @@
-"""A promotion and a rollback made by one process (`digit-knower models ...`) reach another one (a
-running `digit-knower api`) without a restart, on an SQLite file AND on the real PostgreSQL server."""
+"""A promotion and a rollback made by one process (`digit-knower models ...`) reach the others (the
+workers of a running `digit-knower api`) without a restart, on an SQLite file AND on the real
+PostgreSQL server. Each worker checks every REFRESH_S seconds; the delay is printed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.lifecycle_helpers import SHIPPED_VERSION, registered_copy
 
 NEW = "dk-20261202-promoted"
 REFRESH_S = 1
+WORKERS = 2
 DEADLINE_S = 120  # for giving up with the server's log, never a performance assertion
 
 
@@ -30,10 +32,10 @@ def served_version(server: servers.Server) -> str:
     return httpx.get(f"{server.url}/v1/model").json()["version"]
 
 
-def wait_for_version(server: servers.Server, version: str, started: float) -> float:
-    """Seconds from `started` (time.monotonic()) until GET /v1/model names `version`."""
-    while served_version(server) != version:
-        assert time.monotonic() - started < DEADLINE_S, f"still not {version}:\n{server.tail()}"
+def wait_for_swaps(server: servers.Server, line: str, count: int, started: float) -> float:
+    """Seconds from `started` (time.monotonic()) until the log holds `line` `count` times."""
+    while server.log_text().count(line) < count:
+        assert time.monotonic() - started < DEADLINE_S, f"not {count} times {line!r}:\n{server.tail()}"
         time.sleep(0.05)
     return time.monotonic() - started
 
@@ -56,15 +58,20 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
 def test_a_running_api_follows_a_promotion_and_a_rollback_without_a_restart(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    with servers.api(env, tmp_path / "api.log") as api:
-        assert served_version(api) == SHIPPED_VERSION
+    promoted_line, rolled_back_line = (
+        f"now serving model {NEW} (was",
+        f"now serving model {SHIPPED_VERSION} (was",
+    )
+    with servers.api(env, tmp_path / "api.log", workers=WORKERS) as api:
+        assert {served_version(api) for _ in range(4)} == {SHIPPED_VERSION}
 
         started = time.monotonic()
         promoted = models("promote", NEW, "--reason", "a test", "--by", "tester", env=env)
         assert promoted.returncode == 0, promoted.stderr
         assert f"{NEW} now serves (was {SHIPPED_VERSION})" in promoted.stdout
-        took = wait_for_version(api, NEW, started)
-        print(f"\npromotion served {took:.2f} s after `models promote` started (checks every {REFRESH_S} s)")
+        took = wait_for_swaps(api, promoted_line, WORKERS, started)
+        print(f"\npromotion served by every worker {took:.2f} s after `models promote` started")
+        assert {served_version(api) for _ in range(4)} == {NEW}
         created = httpx.post(f"{api.url}/v1/predictions", files={"file": ("d.png", drawn_one(), "image/png")})
         assert created.json()["model_version"] == NEW
         logged = httpx.get(f"{api.url}/v1/predictions/{created.json()['id']}").json()
@@ -74,9 +81,14 @@ def test_a_running_api_follows_a_promotion_and_a_rollback_without_a_restart(
         rolled = models("rollback", "--reason", "back", env=env)
         assert rolled.returncode == 0, rolled.stderr
         assert f"{SHIPPED_VERSION} serves again (was {NEW})" in rolled.stdout
-        took = wait_for_version(api, SHIPPED_VERSION, started)
-        print(f"rollback served {took:.2f} s after `models rollback` started")
-        assert f"now serving model {NEW} (was {SHIPPED_VERSION})" in api.log_text()
+        took = wait_for_swaps(api, rolled_back_line, WORKERS, started)
+        print(f"rollback served by every worker {took:.2f} s after `models rollback` started")
+        assert {served_version(api) for _ in range(4)} == {SHIPPED_VERSION}
+        # One swap each way in each worker, and none in any other process (e.g. a start-up check).
+        assert (api.log_text().count(promoted_line), api.log_text().count(rolled_back_line)) == (
+            WORKERS,
+            WORKERS,
+        )
 
     listed = models("list", env=env)
     assert listed.returncode == 0, listed.stderr

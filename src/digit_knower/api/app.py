@@ -56,8 +56,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         try:
             yield
         finally:
-            app.state.services.model.stop()
-            app.state.services.store.close()
+            app.state.services.close()
 
     app = FastAPI(
         title="Digit Knower",

@@ -36,6 +36,11 @@ class Services:
         """The serving model's card."""
         return self.predictor.card
 
+    def close(self) -> None:
+        """Stop the model checks, then finish logging and release the database."""
+        self.model.stop()
+        self.store.close()
+
     def readiness(self) -> dict[str, Any]:
         reachable = self.store.is_reachable()
         return {
