@@ -160,6 +160,7 @@ def under_load(url: str, work: Path, run: learning_loop.LoopRun, args: argparse.
             time.sleep(args.swap_at)
             swap["at"] = time.time() - started
             digit_knower("models", "promote", run.candidate, "--reason", "bench: under load", env=env)
+            swap["done"] = time.time() - started
 
         promoter = threading.Thread(target=promote_later)
         promoter.start()
@@ -173,7 +174,8 @@ def under_load(url: str, work: Path, run: learning_loop.LoopRun, args: argparse.
     rows = rows_per_version(url, started)
     print(
         f"\npromotion under load: {args.workers} workers, {args.connections} connections, {args.duration} s, "
-        f"`models promote` at {swap['at']:.1f} s, model checks every {args.refresh:g} s"
+        f"`models promote` from {swap['at']:.1f} s to {swap['done']:.1f} s, "
+        f"model checks every {args.refresh:g} s"
     )
     print(
         f"  responses: {r['old'] + r['new']} 2xx ({r['old']} from {run.parent}, {r['new']} from "
