@@ -1,4 +1,4 @@
-"""The model lifecycle's tables: which model serves (`deployments`), and what it learns from
+"""The model lifecycle's queries: which model serves (`deployments`), and what it learns from
 (the labelled predictions).
 
 Which version serves is the latest deployment; with none, every process serves its own shipped
@@ -21,9 +21,14 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Row, insert, select
 
 from digit_knower.store.errors import NothingToRollBackError, UnknownModelError
-from digit_knower.store.models import deployments, model_versions
+from digit_knower.store.models import deployments, model_versions, predictions
+from digit_knower.store.queries import model_registered
 
 Action = Literal["promote", "rollback"]
+# What retraining learns from. A prediction read as several digits logged only its first digit's
+# input, and one read as no digit has no digit's input at all: their label says nothing about
+# that input. Rows from before verdicts (NULL) were all read as one digit.
+FEEDBACK_VERDICTS = ("digit", "unsure")
 # Long enough for "user@host (retrain --promote)", and for a reason a person writes by hand.
 BY_LENGTH = 100
 REASON_LENGTH = 500
@@ -60,6 +65,21 @@ class RegisteredModel:
     card: dict[str, Any]
 
 
+def labelled_feedback(connection: Connection) -> list[Feedback]:
+    """Every labelled one-digit prediction with the input the model saw, oldest first."""
+    c = predictions.c
+    statement = (
+        select(c.id, c.created_at, c.model_version, c.true_label, c.model_input)
+        .where(c.true_label.is_not(None))
+        .where(c.verdict.is_(None) | c.verdict.in_(FEEDBACK_VERDICTS))
+        .order_by(c.created_at, c.id)
+    )
+    return [
+        Feedback(row.id, _utc(row.created_at), row.model_version, row.true_label, bytes(row.model_input))
+        for row in connection.execute(statement)
+    ]
+
+
 def history(connection: Connection, limit: int | None = None) -> list[Deployment]:
     """The deployments, newest first."""
     statement = select(deployments).order_by(deployments.c.id.desc()).limit(limit)
@@ -74,7 +94,7 @@ def serving_version(connection: Connection) -> str | None:
 
 def promote(connection: Connection, version: str, by: str, reason: str) -> Deployment:
     """Make `version` (registered) the serving model; the latest deployment if it already serves."""
-    if not _registered(connection, version):
+    if not model_registered(connection, version):
         raise UnknownModelError(
             f"no registered model has the version {version!r}; see `digit-knower models list`"
         )
@@ -90,7 +110,7 @@ def rollback(connection: Connection, baseline: str, by: str, reason: str) -> Dep
     _lock(connection)
     past = history(connection)
     target = rollback_target([d for d in reversed(past)], baseline)
-    if not _registered(connection, target):
+    if not model_registered(connection, target):
         raise UnknownModelError(f"the model to roll back to, {target!r}, is not registered")
     return _insert(connection, "rollback", target, past[0].version, by, reason)
 
@@ -122,11 +142,6 @@ def registered_models(connection: Connection) -> list[RegisteredModel]:
         RegisteredModel(row.version, _utc(row.registered_at), row.card)
         for row in connection.execute(statement)
     ]
-
-
-def _registered(connection: Connection, version: str) -> bool:
-    statement = select(model_versions.c.version).where(model_versions.c.version == version)
-    return connection.execute(statement).first() is not None
 
 
 def _lock(connection: Connection) -> None:

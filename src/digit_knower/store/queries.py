@@ -14,14 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digit_knower.store.lifecycle import Feedback
 from digit_knower.store.models import model_versions, predictions
 from digit_knower.store.records import ModelCardSummary, PredictionRecord, Stats
-
-# What retraining learns from. A prediction read as several digits logged only its first digit's
-# input, and one read as no digit has no digit's input at all: their label says nothing about
-# that input. Rows from before verdicts (NULL) were all read as one digit.
-FEEDBACK_VERDICTS = ("digit", "unsure")
 
 
 def _insert(connection: Connection, table):
@@ -66,27 +60,6 @@ def stats(connection: Connection) -> Stats:
         c.model_version, c.true_label, c.digit
     )
     return Stats.from_counts([tuple(row) for row in connection.execute(statement)])
-
-
-def labelled_feedback(connection: Connection) -> list[Feedback]:
-    """Every labelled one-digit prediction with the input the model saw, oldest first."""
-    c = predictions.c
-    statement = (
-        select(c.id, c.created_at, c.model_version, c.true_label, c.model_input)
-        .where(c.true_label.is_not(None))
-        .where(c.verdict.is_(None) | c.verdict.in_(FEEDBACK_VERDICTS))
-        .order_by(c.created_at, c.id)
-    )
-    return [
-        Feedback(
-            id=row.id,
-            created_at=row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC),
-            model_version=row.model_version,
-            true_label=row.true_label,
-            model_input=bytes(row.model_input),
-        )
-        for row in connection.execute(statement)
-    ]
 
 
 def model_registered(connection: Connection, version: str) -> bool:

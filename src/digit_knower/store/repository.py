@@ -239,7 +239,7 @@ class Store:
 
     def labelled_feedback(self) -> list[lifecycle.Feedback]:
         """Every labelled one-digit prediction with the input the model saw, oldest first."""
-        return self._read(queries.labelled_feedback)
+        return self._read(lifecycle.labelled_feedback)
 
     def serving_version(self) -> str | None:
         """The version deployed to serve; None while none was (each process serves its own)."""
