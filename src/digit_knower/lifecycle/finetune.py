@@ -48,6 +48,10 @@ class FineTuneConfig:
     threads: int = train.DEFAULT_THREADS
 
 
+# The ONNX export disagreed with torch: nothing is written in the registry.
+TrainingFailed = train.TrainingFailed
+
+
 class ParentUnusable(Exception):
     """The parent model cannot be fine-tuned by this code (no torch weights, or another network)."""
 

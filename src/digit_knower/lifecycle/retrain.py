@@ -29,7 +29,6 @@ from digit_knower.lifecycle.registry import Registry
 from digit_knower.predictor import CARD_FILE, ModelNotFoundError
 from digit_knower.settings import REPO_ROOT, get_settings
 from digit_knower.store import DatabaseError, Deployment, Store
-from digit_knower.train import TrainingFailed
 
 EXIT_REFUSED = 3  # the candidate was made and kept, but the gate refused to promote it
 
@@ -221,7 +220,7 @@ def main(args: argparse.Namespace) -> int:
     except (DatabaseError, ModelNotFoundError, finetune.ParentUnusable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except TrainingFailed as err:
+    except finetune.TrainingFailed as err:
         print(f"error: retraining failed: {err}", file=sys.stderr)
         return 1
     except OSError as err:  # e.g. the registry folder is not writable, or the disk is full
