@@ -50,7 +50,9 @@ LABEL org.opencontainers.image.title="digit-knower" \
 
 # The model lies outside the venv: an installed package has no repository root where
 # settings.SHIPPED_MODEL_DIR would find it, so the image names the folder explicitly.
-# The state dir holds the embedded SQLite database and the outbox: it is the volume.
+# The state dir holds the embedded SQLite database and the outbox: it is the volume. The model
+# registry (retrained models, shared by every process) and MNIST (for `retrain`) get volumes in
+# compose; they are created here so that a new named volume belongs to the app's user.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -61,8 +63,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --system --gid 10001 digitknower \
     && useradd --system --uid 10001 --gid digitknower --create-home --home-dir /home/digitknower \
        --shell /usr/sbin/nologin digitknower \
-    && mkdir -p /var/lib/digit-knower \
-    && chown digitknower:digitknower /var/lib/digit-knower
+    && mkdir -p /var/lib/digit-knower /var/lib/digit-knower-models /var/lib/digit-knower-mnist \
+    && chown digitknower:digitknower /var/lib/digit-knower /var/lib/digit-knower-models /var/lib/digit-knower-mnist
 
 # The ONNX file, its card and plots; .dockerignore leaves the torch weights (*.pt) out.
 COPY model /opt/digit-knower/model

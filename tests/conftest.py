@@ -11,6 +11,7 @@ import pytest
 from PIL import ImageFile
 
 from digit_knower.store import Store
+from tests import learning_loop as loop
 from tests.postgres_server import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -101,3 +102,17 @@ def decoding_spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", load)
     return decoded
+
+
+@pytest.fixture(scope="session")
+def learning_loop(
+    postgres: PostgresServer, mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> loop.LoopRun:
+    """One small run of the whole learning loop, through the real API into the real PostgreSQL:
+    200 labelled drawings, `retrain --promote` (150 steps), 100 fresh drawings before and after.
+    A few minutes, once per session; its tests only read what it left."""
+    url = postgres.create_database()
+    with Store(url, outbox_path=tmp_path_factory.mktemp("loop-setup") / "outbox.sqlite3") as store:
+        store.upgrade()
+    workdir = tmp_path_factory.mktemp("loop")
+    return loop.run(url, workdir, mnist_dir, logged=200, fresh=100, retrain_args=("--steps", "150"))

@@ -12,11 +12,24 @@ from digit_knower.cli import main
 CLI = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "digit-knower"
 
 HELP = {
-    (): ["train", "evaluate", "serve", "api", "db"],
+    (): ["train", "evaluate", "serve", "api", "retrain", "models", "db"],
     ("train",): ["--epochs", "--seed", "--batch-size", "--out", "--data-dir", "--threads", "ONNX"],
     ("evaluate",): ["--model-dir", "--data-dir", "confusion matrix", "ONNX Runtime"],
     ("serve",): ["--host", "--port", "Streamlit"],
     ("api",): ["--host", "--port", "--workers"],
+    ("retrain",): [
+        "--promote",
+        "--min-feedback",
+        "--steps",
+        "--feedback-share",
+        "holdout",
+        "gate",
+        "Exit status",
+    ],
+    ("models",): ["list", "promote", "rollback", "DIGIT_KNOWER_MODEL_REFRESH_S"],
+    ("models", "list"): ["live accuracy", "serves"],
+    ("models", "promote"): ["version", "--reason", "--by"],
+    ("models", "rollback"): ["--reason", "--by"],
     ("db",): ["upgrade", "downgrade", "current", "flush", "outbox"],
     ("db", "upgrade"): ["revision"],
     ("db", "downgrade"): ["revision"],

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from digit_knower.store import SchemaOutOfDateError, Store
 from digit_knower.store.models import Base
 from digit_knower.store.schema import head_revision
-from tests.test_store import make_record
+from tests.test_store import make_card, make_record
 
-TABLES = {"model_versions", "predictions", "idempotency_keys"}
+TABLES = {"model_versions", "predictions", "idempotency_keys", "deployments"}
 
 
 def tables(store: Store) -> set[str]:
@@ -137,3 +137,22 @@ def test_0002_adds_verdicts_keeping_old_rows_valid_up_down_and_up(store: Store) 
 
     store.upgrade()
     assert {r.id: r.verdict for r in store.recent()}[old.id] is None
+
+
+def test_revision_0003_adds_the_deployments_and_leaves_every_prediction_as_it_was(store: Store) -> None:
+    store.upgrade("0002")
+    old = make_record(4)
+    store.log_prediction(old)
+
+    store.upgrade()
+    assert "deployments" in tables(store)
+    assert store.recent() == [old] and store.serving_version() is None
+    store.register_model(make_card("dk-b"))
+    store.promote("dk-b", by="test", reason="up")
+
+    store.downgrade("0002")
+    assert tables(store) == {"model_versions", "predictions"}
+    assert store.recent() == [old]
+
+    store.upgrade()
+    assert store.serving_version() is None  # a fresh history

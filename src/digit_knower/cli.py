@@ -1,4 +1,5 @@
-"""`digit-knower`: the one command line for training, evaluating, serving and the database.
+"""`digit-knower`: the one command line for training, evaluating, serving, the learning loop and the
+database.
 
 Each subcommand imports its module only when it runs, so `serve` and `api` never
 import torch, and `--help` is instant.
@@ -37,6 +38,18 @@ def _api(args: argparse.Namespace) -> int:
     from digit_knower.api import launch
 
     return launch.main(args)
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    from digit_knower.lifecycle import retrain
+
+    return retrain.main(args)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from digit_knower.lifecycle import cli as models_cli
+
+    return models_cli.main(args)
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -164,6 +177,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes (each loads the model once)"
     )
+
+    p = add(
+        "retrain",
+        _retrain,
+        "retrain the serving model on the users' labelled drawings; compare; promote",
+        "Fine-tune the serving model (the parent) on MNIST plus every labelled one-digit prediction "
+        "in DATABASE_URL (the 28x28 input the model saw, and the true label). A hash of each "
+        "prediction's id puts it, for good, in training (about 80%) or in the feedback holdout "
+        "(20%). The candidate goes into DIGIT_KNOWER_MODEL_REGISTRY with its card and is "
+        "registered; a table compares parent and candidate on the MNIST test set, the feedback "
+        "holdout and the mouse-style robustness set. The gate passes when the candidate is at most "
+        "0.1 point worse on MNIST, at most 0.2 points worse on the robustness set, and strictly "
+        "better on the holdout. Exit status: 0 done, 1 failed, 2 bad input or too few labelled "
+        "predictions, 3 --promote refused by the gate (the candidate is kept). Needs the 'train' "
+        "extra (torch).",
+    )
+    p.add_argument(
+        "--promote", action="store_true", help="promote the candidate when the gate passes (it then serves)"
+    )
+    p.add_argument(
+        "--min-feedback",
+        type=int,
+        default=settings.retrain_min_feedback,
+        help="stop, saying so, with fewer labelled predictions (env DIGIT_KNOWER_RETRAIN_MIN_FEEDBACK)",
+    )
+    p.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: 300)")
+    p.add_argument(
+        "--feedback-share",
+        type=float,
+        default=None,
+        help="share of every batch drawn from the feedback; the rest is MNIST (default: 0.1)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed; the same seed and data give the same model"
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 2)")
+    p.add_argument(
+        "--data-dir", type=Path, default=settings.data_dir, help="MNIST folder (env DIGIT_KNOWER_DATA_DIR)"
+    )
+    p.add_argument("--by", default=None, help="who promotes, for the history (default: user@host)")
+
+    p = add(
+        "models",
+        _models,
+        "list the model versions; promote one, or roll back",
+        "Every registered model version with its figures and live accuracy, and which one serves. "
+        "The serving choice lives in the database: every web and API process follows a promotion "
+        "or a rollback within DIGIT_KNOWER_MODEL_REFRESH_S seconds, without a restart. Model "
+        "folders come from DIGIT_KNOWER_MODEL_REGISTRY (or, for the shipped model, "
+        "DIGIT_KNOWER_MODEL_DIR).",
+    )
+    models_sub = p.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    models_sub.add_parser(
+        "list",
+        help="every version: figures, live accuracy, which one serves",
+        description="Every registered version, newest first: MNIST test accuracy, the holdout and "
+        "mouse-style figures of its retrain, live accuracy on labelled predictions, and which serves.",
+        formatter_class=_HelpFormatter,
+    )
+    for name, text in [
+        ("promote", "make VERSION the serving model everywhere (its folder must load)"),
+        ("rollback", "serve again the model that served before the current one"),
+    ]:
+        a = models_sub.add_parser(name, help=text, description=text, formatter_class=_HelpFormatter)
+        if name == "promote":
+            a.add_argument("version", help="a version from `digit-knower models list`")
+        a.add_argument("--reason", default="", help="why, for the history")
+        a.add_argument("--by", default=None, help="who, for the history (default: user@host)")
 
     p = add(
         "db",

@@ -54,6 +54,24 @@ class Settings(BaseSettings):
         validation_alias="DIGIT_KNOWER_STATE_DIR",
         description="Folder for the embedded SQLite database and the outbox.",
     )
+    model_registry: Path = Field(
+        default_factory=lambda: app_data_dir() / "models",
+        validation_alias="DIGIT_KNOWER_MODEL_REGISTRY",
+        description="Folder of retrained models, one sub-folder per version. Every web and API "
+        "process and `retrain` must see the same folder (a shared volume).",
+    )
+    model_refresh_s: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="DIGIT_KNOWER_MODEL_REFRESH_S",
+        description="How often a serving process checks which model version should serve.",
+    )
+    retrain_min_feedback: int = Field(
+        default=50,
+        ge=1,
+        validation_alias="DIGIT_KNOWER_RETRAIN_MIN_FEEDBACK",
+        description="`retrain` refuses to run with fewer labelled predictions than this.",
+    )
     api_key: str | None = Field(
         default=None,
         validation_alias="DIGIT_KNOWER_API_KEY",

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from digit_knower import Predictor, metrics
+from digit_knower import metrics
 from digit_knower.api import metrics as api_metrics
 from digit_knower.api.docs import install_docs
 from digit_knower.api.errors import Problem, install_error_handlers
@@ -15,6 +15,8 @@ from digit_knower.api.headers import SecurityHeadersMiddleware
 from digit_knower.api.limits import BodySizeLimitMiddleware
 from digit_knower.api.routes import probes, v1
 from digit_knower.api.service import Services
+from digit_knower.lifecycle.registry import Registry
+from digit_knower.lifecycle.serving import LiveModel
 from digit_knower.service import open_store
 from digit_knower.settings import get_settings
 
@@ -36,15 +38,15 @@ def build_services() -> Services:
     not fix itself): both are one line for the operator.
     """
     settings = get_settings()
-    services = Services(
-        predictor=Predictor.load(settings.model_dir),
-        store=open_store(settings.effective_database_url, settings.outbox_path),
-    )
+    registry = Registry.from_settings(settings)
+    shipped = registry.baseline  # loaded first: without a model, nothing else matters
+    store = open_store(settings.effective_database_url, settings.outbox_path)
     # Queued in the outbox too while the database is away, ahead of the predictions that cite it.
-    services.store.register_model(services.predictor.card)
-    metrics.watch_store(services.store)
-    metrics.serving_model(services.predictor.model_version)
-    return services
+    store.register_model(shipped.card)
+    metrics.watch_store(store)
+    # Serves the deployed version from the first request on, and checks for another every refresh_s.
+    model = LiveModel(registry, store, settings.model_refresh_s).start()
+    return Services(model=model, store=store)
 
 
 def create_app(services: Services | None = None) -> FastAPI:
@@ -60,7 +62,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         try:
             yield
         finally:
-            app.state.services.store.close()
+            app.state.services.close()
 
     app = FastAPI(
         title="Digit Knower",

@@ -34,7 +34,7 @@ def preflight() -> str | None:
         return str(exc)
     except (FileNotFoundError, ValueError) as exc:
         return f"cannot load the model: {exc}"
-    services.store.close()
+    services.close()  # uvicorn's workers build their own: this process keeps no model thread
     return None
 
 

@@ -1,4 +1,4 @@
-"""The one model and the one store of an API process, and what the routes ask of them."""
+"""The live model and the one store of an API process, and what the routes ask of them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from digit_knower import Predictor
 from digit_knower.idempotency import predict_and_log_once_async
+from digit_knower.lifecycle.serving import LiveModel
 from digit_knower.service import predict_and_log_async
 from digit_knower.store import PredictionRecord, Store
 from digit_knower.store.idempotency_keys import IdempotencyKeys
@@ -20,19 +21,26 @@ ImageInput = bytes | np.ndarray
 
 @dataclass(frozen=True)
 class Services:
-    predictor: Predictor
+    model: LiveModel
     store: Store
+
+    @property
+    def predictor(self) -> Predictor:
+        """The model serving now (swapped without a restart when another version is deployed)."""
+        return self.model.predictor
 
     async def predict_and_log(
         self, image: ImageInput, idempotency_key: str | None = None
     ) -> tuple[PredictionRecord, bool]:
-        """Read the digit and log it with source 'api': (the record, True when it is the answer
-        an earlier request with the same idempotency key got, and nothing new was logged)."""
+        """Read the digit and log it with source 'api', and with the version that read it: (the
+        record, True when it is the answer an earlier request with the same idempotency key got,
+        and nothing new was logged)."""
+        predictor = self.predictor  # one model for the whole request, even if a swap comes meanwhile
         if idempotency_key is not None:
             return await predict_and_log_once_async(
-                self.predictor, self.store, self.keys, image, key=idempotency_key, source="api"
+                predictor, self.store, self.keys, image, key=idempotency_key, source="api"
             )
-        _, record = await predict_and_log_async(self.predictor, self.store, image, source="api")
+        _, record = await predict_and_log_async(predictor, self.store, image, source="api")
         return record, False
 
     @cached_property
@@ -41,7 +49,13 @@ class Services:
 
     @property
     def card(self) -> dict[str, Any]:
+        """The serving model's card."""
         return self.predictor.card
+
+    def close(self) -> None:
+        """Stop the model checks, then finish logging and release the database."""
+        self.model.stop()
+        self.store.close()
 
     def readiness(self) -> dict[str, Any]:
         """Ready means "can answer predictions": the model is loaded (it is, once the process

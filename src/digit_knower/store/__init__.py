@@ -11,12 +11,15 @@ from digit_knower.store.errors import (
     DatabaseUnavailableError,
     InvalidLabelError,
     InvalidModelCardError,
+    NothingToRollBackError,
     OutboxError,
     SchemaOutOfDateError,
+    UnknownModelError,
     UnknownOutboxEntryError,
     UnknownPredictionError,
 )
 from digit_knower.store.ids import uuid7
+from digit_knower.store.lifecycle import Deployment, Feedback, RegisteredModel
 from digit_knower.store.records import DigitStats, ModelStats, PredictionRecord, Stats
 from digit_knower.store.repository import Store
 
@@ -24,15 +27,20 @@ __all__ = [
     "DatabaseConfigError",
     "DatabaseError",
     "DatabaseUnavailableError",
+    "Deployment",
     "DigitStats",
+    "Feedback",
     "InvalidLabelError",
     "InvalidModelCardError",
     "ModelStats",
+    "NothingToRollBackError",
     "OutboxError",
     "PredictionRecord",
+    "RegisteredModel",
     "SchemaOutOfDateError",
     "Stats",
     "Store",
+    "UnknownModelError",
     "UnknownOutboxEntryError",
     "UnknownPredictionError",
     "uuid7",

@@ -41,3 +41,11 @@ class UnknownPredictionError(DatabaseError, LookupError):
 
 class InvalidModelCardError(DatabaseError, ValueError):
     """A model card without the fields the store needs."""
+
+
+class UnknownModelError(DatabaseError, LookupError):
+    """No registered model has the given version."""
+
+
+class NothingToRollBackError(DatabaseError):
+    """A rollback was asked for, but no earlier model served before the one serving now."""

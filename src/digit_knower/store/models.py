@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -126,6 +127,28 @@ class IdempotencyKey(Base):
     )
 
 
+class Deployment(Base):
+    """One change of the model that serves: a promotion or a rollback, by whom, when and why.
+
+    The latest row names the serving version (none: each process serves its own shipped model).
+    The rows are never changed nor deleted: they are the history `models rollback` walks back.
+    """
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    action: Mapped[str] = mapped_column(String(8))
+    # Only a registered model can serve: its card is what the page and GET /v1/model show.
+    version: Mapped[str] = mapped_column(String(64), ForeignKey("model_versions.version"))
+    previous_version: Mapped[str | None] = mapped_column(String(64))
+    by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500))
+
+    __table_args__ = (CheckConstraint("action IN ('promote', 'rollback')", name="action"),)
+
+
 predictions = Prediction.__table__
 model_versions = ModelVersion.__table__
 idempotency_keys = IdempotencyKey.__table__
+deployments = Deployment.__table__

@@ -42,7 +42,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, text
 from sqlalchemy import exc as sa_exc
 
-from digit_knower.store import queries, schema
+from digit_knower.store import lifecycle, queries, schema
 from digit_knower.store.engine import (
     connection_error,
     describe,
@@ -273,6 +273,31 @@ class Store:
 
     def stats(self) -> Stats:
         return self._read(queries.stats)
+
+    # -- the model lifecycle: what it learns from, and which model serves (store/lifecycle.py) --
+
+    def labelled_feedback(self) -> list[lifecycle.Feedback]:
+        """Every labelled one-digit prediction with the input the model saw, oldest first."""
+        return self._read(lifecycle.labelled_feedback)
+
+    def serving_version(self) -> str | None:
+        """The version deployed to serve; None while none was (each process serves its own)."""
+        return self._read(lifecycle.serving_version)
+
+    def deployments(self, limit: int | None = None) -> list[lifecycle.Deployment]:
+        """Promotions and rollbacks, newest first."""
+        return self._read(lifecycle.history, limit)
+
+    def registered_models(self) -> list[lifecycle.RegisteredModel]:
+        return self._read(lifecycle.registered_models)
+
+    def promote(self, version: str, *, by: str, reason: str) -> lifecycle.Deployment:
+        """Make a registered model serve everywhere. Never queued: the caller learns whether it took."""
+        return self._read(lifecycle.promote, version, by, reason)
+
+    def rollback(self, baseline: str, *, by: str, reason: str) -> lifecycle.Deployment:
+        """Serve again the model that served before; `baseline` is the caller's shipped model."""
+        return self._read(lifecycle.rollback, baseline, by, reason)
 
     # -- health and the outbox -----------------------------------------------------------------
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor, metrics, service
+from digit_knower.lifecycle.registry import Registry
+from digit_knower.lifecycle.serving import LiveModel
 from digit_knower.predictor import ModelNotFoundError
 from digit_knower.settings import get_settings
 from digit_knower.store import (
@@ -25,7 +28,7 @@ from digit_knower.store import (
     Store,
 )
 from digit_knower.verdict import describe
-from digit_knower.web import canvas, views
+from digit_knower.web import canvas, models_view, views
 
 DRAW_FIRST = "Draw a digit first: the canvas is still empty."
 
@@ -44,9 +47,7 @@ class ShownResult:
 
 @st.cache_resource(show_spinner="Loading the model…")
 def load_predictor(model_dir: str) -> Predictor:
-    predictor = Predictor.load(model_dir)
-    metrics.serving_model(predictor.model_version)
-    return predictor
+    return Predictor.load(model_dir)
 
 
 @st.cache_resource(show_spinner="Opening the database…")
@@ -54,6 +55,14 @@ def open_store(url: str, outbox_path: str) -> Store:
     store = service.open_store(url, outbox_path)
     metrics.watch_store(store)
     return store
+
+
+@st.cache_resource(show_spinner="Checking which model serves…")
+def load_live_model(
+    model_dir: str, registry_dir: str, refresh_s: float, url: str, _store: Store
+) -> LiveModel:
+    """The model this page serves, kept in step with the deployments (keyed by the store's URL)."""
+    return LiveModel(Registry(Path(registry_dir), Path(model_dir)), _store, refresh_s).start()
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -328,7 +337,7 @@ def main() -> None:
 
     settings = get_settings()
     try:
-        predictor = load_predictor(str(settings.model_dir))
+        shipped = load_predictor(str(settings.model_dir))
     except ModelNotFoundError as error:
         st.error(f"No model to serve: {error}", icon=":material/error:")
         st.stop()
@@ -340,7 +349,11 @@ def main() -> None:
     except DatabaseError as error:
         st.error(f"The database cannot be used: {error}", icon=":material/error:")
         st.stop()
-    store.register_model(predictor.card)  # once per process: the store remembers what it registered
+    store.register_model(shipped.card)  # once per process: the store remembers what it registered
+    live = load_live_model(
+        str(settings.model_dir), str(settings.model_registry), settings.model_refresh_s, store.where, store
+    )
+    predictor = live.predictor  # read once: this whole run uses the model serving now
     with summary:
         model_summary(predictor.card)
 
@@ -352,6 +365,7 @@ def main() -> None:
     st.divider()
     reachable = history_panel(store)
     stats_panel(store)
+    models_view.models_panel(store, live)
     about_panel(predictor.card, store)
     with banner:
         outbox_banner(store, reachable)

@@ -1,0 +1,119 @@
+"""`digit-knower models list | promote VERSION | rollback`: which model serves, everywhere.
+
+Serving installs (no torch) run these too: nothing here imports the training code.
+The choice is a row in the database's deployments table, so every web and API process on every
+machine follows it within DIGIT_KNOWER_MODEL_REFRESH_S seconds, without a restart. Every failure
+is one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import socket
+import sys
+from datetime import UTC
+
+from digit_knower.lifecycle.catalog import Catalog, VersionRow, catalog
+from digit_knower.lifecycle.registry import Registry
+from digit_knower.predictor import ModelNotFoundError
+from digit_knower.settings import get_settings
+from digit_knower.store import DatabaseError, Store, UnknownModelError
+from digit_knower.store.lifecycle import rollback_target
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    registry = Registry.from_settings(settings)
+    try:
+        with Store.from_settings(settings) as store:
+            store.ensure_schema()
+            print(ACTIONS[args.models_command](store, registry, args, settings.model_refresh_s))
+    except (DatabaseError, ModelNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _list(store: Store, registry: Registry, _args: argparse.Namespace, _refresh_s: float) -> str:
+    store.register_model(registry.baseline.card)  # the shipped model is always a version
+    return format_catalog(catalog(store, registry))
+
+
+def _promote(store: Store, registry: Registry, args: argparse.Namespace, refresh_s: float) -> str:
+    store.register_model(registry.baseline.card)
+    if args.version not in {m.version for m in store.registered_models()}:
+        raise UnknownModelError(
+            f"no registered model has the version {args.version!r}; see `digit-knower models list`"
+        )
+    registry.load(args.version)  # refuse a model no process could load, saying why
+    before = store.serving_version() or registry.baseline_version
+    done = store.promote(args.version, by=args.by or who(), reason=args.reason)
+    if before == done.version:
+        return f"{done.version} already serves: nothing changed"
+    return f"{done.version} now serves (was {before}); every process switches within {refresh_s:g} s"
+
+
+def _rollback(store: Store, registry: Registry, args: argparse.Namespace, refresh_s: float) -> str:
+    store.register_model(registry.baseline.card)
+    target = rollback_target(list(reversed(store.deployments())), registry.baseline_version)
+    registry.load(target)  # refuse to roll back to a model no process could load
+    done = store.rollback(registry.baseline_version, by=args.by or who(), reason=args.reason)
+    return (
+        f"rolled back: {done.version} serves again (was {done.previous_version}); every process "
+        f"switches within {refresh_s:g} s"
+    )
+
+
+ACTIONS = {"list": _list, "promote": _promote, "rollback": _rollback}
+
+
+def who() -> str:
+    """user@host, for the deployment history."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def format_catalog(found: Catalog) -> str:
+    """The versions as an aligned table, newest first; `*` marks the one that serves."""
+    header = ("", "version", "created (UTC)", "parent", "MNIST test", "holdout", "mouse-style", "live")
+    rows = [header, *(_cells(row) for row in found.versions)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    lines.append("")
+    if found.history:
+        last = found.history[0]
+        lines.append(
+            f"* serves: {found.serving}, by {last.action} at {last.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+            f"by {last.by}" + (f": {last.reason}" if last.reason else "")
+        )
+    else:
+        lines.append(f"* serves: {found.serving}, the shipped model (nothing was ever promoted)")
+    lines.append(
+        "holdout and mouse-style: the figures of its retrain; live: accuracy on labelled predictions "
+        "(how many). (no folder): not in this registry, so no process here can serve it."
+    )
+    return "\n".join(lines)
+
+
+def _cells(row: VersionRow) -> tuple[str, ...]:
+    live = "—" if row.live_accuracy is None else f"{row.live_accuracy:.1%} ({row.labelled:,})"
+    return (
+        "*" if row.serving else "",
+        row.version + ("" if row.on_disk else " (no folder)"),
+        f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M}" if row.created_at else "—",
+        row.parent or "—",
+        _pct(row.test_accuracy),
+        _pct(row.holdout_accuracy),
+        _pct(row.robustness_accuracy),
+        live,
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"

@@ -1,0 +1,177 @@
+"""The model lifecycle's queries: which model serves (`deployments`), and what it learns from
+(the labelled predictions).
+
+Which version serves is the latest deployment; with none, every process serves its own shipped
+model (its "baseline"). A promotion or a rollback is one more row, never an update, so the table
+is also the history that `models rollback` walks back:
+
+    promote B, promote C       serves C; rollback -> B; rollback -> the baseline; rollback -> error
+
+Promotions push a version on a stack and rollbacks pop it; promoting the version that already
+serves changes nothing (a retried promotion is harmless).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Row, insert, select
+
+from digit_knower.store.errors import NothingToRollBackError, UnknownModelError
+from digit_knower.store.models import deployments, model_versions, predictions
+from digit_knower.store.queries import model_registered
+
+Action = Literal["promote", "rollback"]
+# What retraining learns from. A prediction read as several digits logged only its first digit's
+# input, and one read as no digit has no digit's input at all: their label says nothing about
+# that input. Rows from before verdicts (NULL) were all read as one digit.
+FEEDBACK_VERDICTS = ("digit", "unsure")
+# Long enough for "user@host (retrain --promote)", and for a reason a person writes by hand.
+BY_LENGTH = 100
+REASON_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One change of the serving model."""
+
+    id: int
+    at: datetime
+    action: Action
+    version: str
+    previous_version: str | None  # None: each process's shipped model served before
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One labelled prediction: the 28x28 input the model saw, and what the digit really was."""
+
+    id: uuid.UUID
+    created_at: datetime
+    model_version: str
+    true_label: int
+    model_input: bytes  # 784 bytes, row-major, white ink on black
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    version: str
+    registered_at: datetime
+    card: dict[str, Any]
+
+
+def labelled_feedback(connection: Connection) -> list[Feedback]:
+    """Every labelled one-digit prediction with the input the model saw, oldest first."""
+    c = predictions.c
+    statement = (
+        select(c.id, c.created_at, c.model_version, c.true_label, c.model_input)
+        .where(c.true_label.is_not(None))
+        .where(c.verdict.is_(None) | c.verdict.in_(FEEDBACK_VERDICTS))
+        .order_by(c.created_at, c.id)
+    )
+    return [
+        Feedback(row.id, _utc(row.created_at), row.model_version, row.true_label, bytes(row.model_input))
+        for row in connection.execute(statement)
+    ]
+
+
+def history(connection: Connection, limit: int | None = None) -> list[Deployment]:
+    """The deployments, newest first."""
+    statement = select(deployments).order_by(deployments.c.id.desc()).limit(limit)
+    return [_deployment(row) for row in connection.execute(statement)]
+
+
+def serving_version(connection: Connection) -> str | None:
+    """The version the latest deployment chose; None while nothing was ever deployed."""
+    statement = select(deployments.c.version).order_by(deployments.c.id.desc()).limit(1)
+    return connection.execute(statement).scalar()
+
+
+def promote(connection: Connection, version: str, by: str, reason: str) -> Deployment:
+    """Make `version` (registered) the serving model; the latest deployment if it already serves."""
+    if not model_registered(connection, version):
+        raise UnknownModelError(
+            f"no registered model has the version {version!r}; see `digit-knower models list`"
+        )
+    _lock(connection)
+    latest = history(connection, limit=1)
+    if latest and latest[0].version == version:
+        return latest[0]
+    return _insert(connection, "promote", version, latest[0].version if latest else None, by, reason)
+
+
+def rollback(connection: Connection, baseline: str, by: str, reason: str) -> Deployment:
+    """Serve again the version that served before the current one (the baseline at the bottom)."""
+    _lock(connection)
+    past = history(connection)
+    target = rollback_target([d for d in reversed(past)], baseline)
+    if not model_registered(connection, target):
+        raise UnknownModelError(f"the model to roll back to, {target!r}, is not registered")
+    return _insert(connection, "rollback", target, past[0].version, by, reason)
+
+
+def rollback_target(oldest_first: list[Deployment], baseline: str) -> str:
+    """The version a rollback returns to, given the whole history and this process's baseline."""
+    stack: list[str] = []
+    for deployment in oldest_first:
+        if deployment.action == "promote":
+            if not stack or stack[-1] != deployment.version:
+                stack.append(deployment.version)
+        elif stack:
+            stack.pop()
+    if len(stack) >= 2:
+        return stack[-2]
+    if stack and stack[0] != baseline:
+        return baseline
+    serving = stack[0] if stack else baseline
+    raise NothingToRollBackError(
+        f"{serving} serves, and no other model served before it: nothing to roll back"
+    )
+
+
+def registered_models(connection: Connection) -> list[RegisteredModel]:
+    """Every registered model with its card, oldest first."""
+    c = model_versions.c
+    statement = select(c.version, c.registered_at, c.card).order_by(c.registered_at, c.version)
+    return [
+        RegisteredModel(row.version, _utc(row.registered_at), row.card)
+        for row in connection.execute(statement)
+    ]
+
+
+def _lock(connection: Connection) -> None:
+    # Two people promoting at once must not both read the same history and write past each
+    # other. PostgreSQL: this lock lets readers (every serving process) through. SQLite takes
+    # its write lock at the insert and refuses a writer that read an older snapshot.
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("LOCK TABLE deployments IN SHARE ROW EXCLUSIVE MODE")
+
+
+def _insert(
+    connection: Connection, action: Action, version: str, previous: str | None, by: str, reason: str
+) -> Deployment:
+    values = {
+        "action": action,
+        "version": version,
+        "previous_version": previous,
+        "by": by[:BY_LENGTH],
+        "reason": reason[:REASON_LENGTH],
+    }
+    row = connection.execute(insert(deployments).values(**values).returning(*deployments.c)).one()
+    return _deployment(row)
+
+
+def _deployment(row: Row) -> Deployment:
+    values = row._asdict()
+    values["at"] = _utc(values["at"])
+    return Deployment(**values)
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were stored as UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
