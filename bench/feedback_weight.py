@@ -36,7 +36,7 @@ from digit_knower import Predictor, evaluate  # noqa: E402
 from digit_knower.data import load_mnist  # noqa: E402
 from digit_knower.lifecycle import feedback, finetune  # noqa: E402
 from digit_knower.predictor import MODEL_FILE  # noqa: E402
-from digit_knower.settings import SHIPPED_MODEL_DIR  # noqa: E402
+from digit_knower.settings import SHIPPED_MODEL_DIR, get_settings  # noqa: E402
 from digit_knower.store import Feedback, uuid7  # noqa: E402
 
 FEEDBACK_SEED, FRESH_SEED = 1, 2
@@ -94,7 +94,15 @@ def main() -> None:
             cfg = replace(finetune.FineTuneConfig(), steps=args.steps, feedback_share=share, max_lr=lr)
             with tempfile.TemporaryDirectory() as out:
                 started = time.perf_counter()
-                tuned = finetune.fine_tune(SHIPPED_MODEL_DIR, parent.card, mnist, split.train, cfg, Path(out))
+                tuned = finetune.fine_tune(
+                    SHIPPED_MODEL_DIR,
+                    parent.card,
+                    mnist,
+                    split.train,
+                    cfg,
+                    Path(out),
+                    get_settings().cache_dir,
+                )
                 seconds = time.perf_counter() - started
                 candidate = Predictor.from_dir(Path(out))
                 logits = evaluate.onnx_logits(Path(out) / MODEL_FILE, split.holdout.images)

@@ -60,6 +60,7 @@ def build(
     threads: int,
     data_sha256: dict[str, str],
     history: list[dict],
+    val_accuracy: float,
     reader: dict[str, Any],
     onnx_max_prob_diff: float,
 ) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def build(
         "threads": threads,
         "data_sha256": data_sha256,
         "library_versions": library_versions(),
-        "val_accuracy": history[-1]["val_accuracy"],
+        "val_accuracy": val_accuracy,
         "test_accuracy": float(np.trace(matrix) / matrix.sum()),
         "per_class_accuracy": evaluate.per_class_accuracy(matrix),
         "confusion_matrix": matrix.tolist(),

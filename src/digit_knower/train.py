@@ -319,24 +319,41 @@ def train_epoch(
     """One pass over the shuffled MNIST training digits, with their share of the other sources;
     returns the mean loss and accuracy on the augmented inputs."""
     model.train()
-    bf16 = cfg.bf16 and bf16_available()
     total_loss, correct, seen = 0.0, 0, 0
     plan = batches(data, g, cfg)
     bar = tqdm(plan, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False, dynamic_ncols=True)
     for picks in bar:
         x, y = make_batch(data, picks, g, cfg)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        total_loss += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        loss, right = step(model, optimizer, schedule, x, y, cfg)
+        total_loss += loss * len(y)
+        correct += right
         seen += len(y)
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.2%}", refresh=False)
     return total_loss / seen, correct / seen
+
+
+def step(model, optimizer, schedule, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> tuple[float, int]:
+    """One optimisation step on a batch (training and retraining's fine-tuning both take it);
+    returns the batch's mean loss and how many it got right."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16 and bf16_available()):
+        logits = model(x)
+    loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+    return loss.item(), int((logits.argmax(1) == y).sum().item())
+
+
+def random_picks(data: Data, count: int, g: torch.Generator, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    """`count` random inputs from the three sources, in their shares: a batch of the usual mix
+    (for fine-tuning, which takes steps rather than epochs)."""
+    shares = {"redrawn": cfg.redrawn_share, "nondigits": cfg.nondigit_share}
+    counts = {name: round(count * share) for name, share in shares.items()}
+    counts = {"mnist": count - sum(counts.values()), **counts}
+    return {
+        name: torch.randint(len(data.train[name].labels), (n,), generator=g) for name, n in counts.items()
+    }
 
 
 def bf16_available() -> bool:
@@ -484,6 +501,7 @@ def write_outputs(
         threads=cfg.threads,
         data_sha256=mnist.sha256,
         history=history,
+        val_accuracy=history[-1]["val_accuracy"],
         reader=reader,
         onnx_max_prob_diff=max_diff,
     )

@@ -1,36 +1,36 @@
-"""Fine-tune a parent model on MNIST plus the users' feedback, and export it: the one place where
-the learning loop trains, and the only module of it that imports torch and `train`.
+"""Fine-tune a parent model on its training mix plus the users' feedback, and export it: the one
+place where the learning loop trains, and the only module of it that imports torch and `train`.
 
 Starting from the parent's torch weights (`digit_cnn.pt` beside its ONNX file), a few hundred
-steps suffice: the network already reads MNIST, and only has to learn the users' style without
-forgetting the rest. Every batch mixes MNIST training digits (the parent's validation split
-left out) with feedback rows, which make up a fixed share of the batch whatever their number:
-that share is how much the feedback weighs (`bench/feedback_weight.py` measures the choice). Both
-are augmented as in training, so each repeat of a feedback row is a slightly different drawing.
+steps suffice: the network already reads digits, and only has to learn the users' style without
+forgetting the rest. Every batch is the parent's own training mix (MNIST digits, the same digits
+redrawn as people draw them, and non-digits, from `train.prepare_data`: the parent's validation
+split left out, the drawings read from the cache) plus feedback rows, which make up a fixed share
+of the batch whatever their number: that share is how much the feedback weighs
+(`bench/feedback_weight.py` measures the choice). Feedback rows are augmented as training's MNIST
+digits are, so each repeat is a slightly different drawing. Then the temperature and the reader's
+thresholds are fitted anew on the parent's validation split, as training does.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in train.py: steadier on a shared machine
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from digit_knower import train
+from digit_knower import model_card, train
 from digit_knower.data import Mnist
 from digit_knower.lifecycle.feedback import FeedbackSet
 from digit_knower.lifecycle.registry import WEIGHTS_FILE
-from digit_knower.model import ARCHITECTURE, DigitCNN, count_parameters
-from digit_knower.predictor import CARD_FILE, MODEL_FILE
+from digit_knower.model import CLASSES, DigitCNN, architecture, count_parameters
+from digit_knower.predictor import MODEL_FILE
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def load_parent(parent_dir: Path, recipe: train.TrainConfig) -> DigitCNN:
             f"the parent model has no torch weights ({weights}); retraining starts from them. "
             "Promote a model trained by `digit-knower train` or `retrain`."
         )
-    model = DigitCNN(dropout=recipe.dropout)
+    model = DigitCNN(dropout=recipe.dropout, widths=tuple(recipe.widths), classes=CLASSES)
     try:
         model.load_state_dict(torch.load(weights, weights_only=True))
     except (RuntimeError, OSError, ValueError) as err:
@@ -97,21 +97,22 @@ def fine_tune(
     feedback: FeedbackSet,
     cfg: FineTuneConfig,
     out: Path,
+    cache_dir: Path,
 ) -> FineTuned:
     """Fine-tune the parent; write it into `out` as ONNX (checked against torch on the test set),
-    torch weights and a model card."""
+    torch weights and a model card with its reader's figures."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     recipe = parent_config(parent_card)
     model = load_parent(parent_dir, recipe)
-    images, labels = torch.from_numpy(mnist.train.images.copy()), torch.from_numpy(mnist.train.labels.copy())
-    (x_mnist, y_mnist), (x_val, y_val) = train.split_train_val(images, labels.long(), recipe)
+    data = train.prepare_data(mnist, recipe, cache_dir)
     x_feedback, y_feedback = torch.from_numpy(feedback.images.copy()), torch.from_numpy(feedback.labels)
 
     started = time.perf_counter()
-    history = _steps(model, (x_mnist, y_mnist), (x_feedback, y_feedback), recipe, cfg)
+    model.temperature.fill_(1.0)  # trained as the parent was; calibrated again below
+    history = _steps(model, data, (x_feedback, y_feedback), recipe, cfg)
+    reader = train.calibrate_reader(model, data, recipe)
     train_seconds = time.perf_counter() - started
-    val_accuracy = train.accuracy(model, x_val, y_val)
 
     test_logits = train.predict_logits(model, torch.from_numpy(mnist.test.images.copy()))
     onnx_path = out / MODEL_FILE
@@ -119,31 +120,33 @@ def fine_tune(
     max_diff = train.check_onnx_matches_torch(onnx_path, test_logits, mnist.test.images)
     torch.save(model.state_dict(), out / WEIGHTS_FILE)
 
-    created = datetime.now(UTC).replace(microsecond=0)
-    card = {
-        "version": train.model_version(onnx_path, created),
-        "created_at": created.isoformat(),
-        "architecture": ARCHITECTURE,
-        "parameters": count_parameters(model),
-        "hyperparameters": {k: v for k, v in asdict(recipe).items() if k not in ("seed", "threads")},
-        "fine_tune": asdict(cfg),
-        "seed": cfg.seed,
-        "threads": cfg.threads,
-        "data_sha256": mnist.sha256,
-        "library_versions": train.library_versions(),
-        "train_seconds": round(train_seconds, 1),
-        "val_accuracy": val_accuracy,
-        "onnx_max_prob_diff": max_diff,
-        "history": history,
-    }
+    card = model_card.build(
+        onnx_path,
+        test_logits=test_logits.numpy(),
+        test_labels=mnist.test.labels,
+        architecture=architecture(tuple(recipe.widths), CLASSES),
+        parameters=count_parameters(model),
+        config={k: v for k, v in asdict(recipe).items() if k not in ("seed", "threads")},
+        seed=cfg.seed,
+        threads=cfg.threads,
+        data_sha256=mnist.sha256,
+        history=[
+            {**h, "val_accuracy": train.validation_figures(model, data)["val_accuracy"]} for h in history[-1:]
+        ],
+        reader=reader,
+        onnx_max_prob_diff=max_diff,
+    )
+    card["fine_tune"] = asdict(cfg)
+    card["train_seconds"] = round(train_seconds, 1)
+    card["reader"].update(model_card.reader_test_figures(out, card, mnist.test))
     # A complete, loadable model folder from here on; the caller adds to the card.
-    (out / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    model_card.write(card, out)
     return FineTuned(card)
 
 
 def _steps(
     model: DigitCNN,
-    mnist: tuple[torch.Tensor, torch.Tensor],
+    data: train.Data,
     feedback: tuple[torch.Tensor, torch.Tensor],
     recipe: train.TrainConfig,
     cfg: FineTuneConfig,
@@ -155,27 +158,23 @@ def _steps(
         optimizer, max_lr=cfg.max_lr, total_steps=cfg.steps, pct_start=0.2
     )
     from_feedback = round(cfg.batch_size * cfg.feedback_share) if len(feedback[1]) else 0
-    from_mnist = cfg.batch_size - from_feedback
     history: list[dict[str, float]] = []
     loss_sum, correct, seen = 0.0, 0, 0
     model.train()
     bar = tqdm(range(1, cfg.steps + 1), desc="fine-tuning", unit="step", dynamic_ncols=True)
-    for step in bar:
-        m = torch.randint(len(mnist[1]), (from_mnist,), generator=g)
+    for number in bar:
+        x_mix, y_mix = train.make_batch(
+            data, train.random_picks(data, cfg.batch_size - from_feedback, g, recipe), g, recipe
+        )
         f = torch.randint(max(len(feedback[1]), 1), (from_feedback,), generator=g)
-        x = torch.cat([mnist[0][m], feedback[0][f]])
-        y = torch.cat([mnist[1][m], feedback[1][f]])
-        logits = model(train.augment(train.to_float(x), g, recipe))
-        loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        loss_sum += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        x = torch.cat([x_mix, train.augment(train.to_float(feedback[0][f]), g, recipe)])
+        y = torch.cat([y_mix, feedback[1][f]])
+        loss, right = train.step(model, optimizer, schedule, x, y, recipe)
+        loss_sum += loss * len(y)
+        correct += right
         seen += len(y)
         bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.2%}", refresh=False)
-        if step % 50 == 0 or step == cfg.steps:
-            history.append({"step": step, "loss": loss_sum / seen, "train_accuracy": correct / seen})
+        if number % 50 == 0 or number == cfg.steps:
+            history.append({"step": number, "loss": loss_sum / seen, "train_accuracy": correct / seen})
             loss_sum, correct, seen = 0.0, 0, 0
     return history

@@ -53,6 +53,7 @@ def retrain(
     data_dir: Path,
     cfg: finetune.FineTuneConfig,
     *,
+    cache_dir: Path,
     min_feedback: int,
     promote: bool,
     by: str,
@@ -73,7 +74,7 @@ def retrain(
     sets = scoring.EvaluationSets.build(mnist.test, split.holdout)
     staging = registry.staging()
     try:
-        tuned = finetune.fine_tune(parent_dir, parent.card, mnist, split.train, cfg, staging)
+        tuned = finetune.fine_tune(parent_dir, parent.card, mnist, split.train, cfg, staging, cache_dir)
         print("scoring the parent and the candidate …", flush=True)
         parent_scores = scoring.score(parent_dir, sets).scores
         scored = scoring.score(staging, sets)
@@ -207,6 +208,7 @@ def main(args: argparse.Namespace) -> int:
                 Registry.from_settings(settings),
                 Path(args.data_dir),
                 cfg,
+                cache_dir=settings.cache_dir,
                 min_feedback=args.min_feedback,
                 promote=args.promote,
                 by=args.by or f"{who()} (retrain --promote)",
