@@ -106,7 +106,7 @@ def main() -> None:
                 seconds = time.perf_counter() - started
                 candidate = Predictor.from_dir(Path(out))
                 logits = evaluate.onnx_logits(Path(out) / MODEL_FILE, split.holdout.images)
-                holdout = float(np.mean(logits.argmax(axis=1) == split.holdout.labels))
+                holdout = float(np.mean(logits[:, :10].argmax(axis=1) == split.holdout.labels))
                 print(
                     f"{share:>6.2f} {lr:>7.0e} | {tuned.card['val_accuracy']:>9.2%} {holdout:>8.2%} "
                     f"{accuracy_of(candidate, fresh, fresh_labels):>7.2%} | {seconds:.0f}",

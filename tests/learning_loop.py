@@ -35,10 +35,24 @@ class Readings:
     digits: list[int]
     versions: list[str]
     ids: list[str] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
+
+    @property
+    def read_as_one_digit(self) -> np.ndarray:
+        """Which drawings were read as one digit ("digit" or "unsure"): those the live statistics count."""
+        return np.isin(self.verdicts, ("digit", "unsure"))
 
     @property
     def accuracy(self) -> float:
-        return float(np.mean(np.array(self.digits) == self.labels))
+        """The share the user got the right answer for: their digit, read as one digit (a drawing
+        turned away as no digit was not read, whatever the best guess behind it)."""
+        return float(np.mean(self.read_as_one_digit & (np.array(self.digits) == self.labels)))
+
+    @property
+    def live_accuracy(self) -> float:
+        """The accuracy the live statistics show: over the drawings read as one digit only."""
+        right = np.array(self.digits) == self.labels
+        return float(np.mean(right[self.read_as_one_digit]))
 
 
 @dataclass
@@ -63,6 +77,7 @@ def read(client: httpx.Client, inks: Sequence[np.ndarray], labels: np.ndarray) -
         response.raise_for_status()
         body = response.json()
         readings.digits.append(body["digit"])
+        readings.verdicts.append(body["verdict"])
         readings.versions.append(body["model_version"])
         readings.ids.append(body["id"])
     return readings

@@ -1,9 +1,10 @@
 """A simulated user with one consistent style: seven-segment digits, as on a calculator, drawn with
 a mouse on the page's 280x280 canvas.
 
-The shipped model learned MNIST's handwriting; it reads most of these, but not all: the "6" of a
-calculator (top bar, no curve) looks to it like a "5", and the "1" is pushed to the right of its
-box. This is the user that the learning loop must learn from. The tests and
+The shipped model learned MNIST's handwriting and the strokes of a mouse; these boxy digits it
+often calls no digit at all (a third of them: most "8"s, "0"s and "2"s, made of straight bars),
+and the "6" of a calculator (top bar, no curve) looks to it like a "5". This is the user that the
+learning loop must learn from. The tests and
 bench/learning_loop.py share it, so the bench measures exactly what the tests exercise.
 
     drawings = seven_segment_drawings(labels, seed=1)    # (N, 280, 280) ink, white on black

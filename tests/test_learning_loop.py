@@ -42,7 +42,8 @@ def test_retrain_promotes_a_candidate_that_reads_the_users_style(learning_loop: 
     assert set(run.after.versions) == {run.candidate}  # every answer after the swap: the new model
 
     out = run.retrain.stdout
-    assert "MNIST test set (10,000)" in out and "feedback holdout (" in out and "robustness set (600)" in out
+    for figure in ("MNIST test set (10,000)", "feedback holdout (", "robustness set (3,000)"):
+        assert figure in out
     assert f"the gate passed: {run.candidate} now serves" in out
     assert "fine-tuning" in run.retrain.stderr  # the progress bar
 
@@ -95,7 +96,8 @@ def test_the_promotion_is_in_the_history_and_each_prediction_logged_its_model(
     assert deployment.reason.startswith("retrain --promote: the gate passed (MNIST test set")
     per_model = {m.model_version: m for m in loop_store.stats().per_model}
     assert per_model[SHIPPED_VERSION].predictions == 300  # 200 labelled, 100 fresh before
-    assert per_model[SHIPPED_VERSION].labelled == 200
+    # The live statistics count the labelled drawings it read as one digit; it turned the rest away.
+    assert per_model[SHIPPED_VERSION].labelled == learning_loop.logged.read_as_one_digit.sum() < 200
     assert per_model[learning_loop.candidate].predictions == 100
 
 

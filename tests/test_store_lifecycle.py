@@ -94,28 +94,26 @@ def test_registered_models_come_back_with_their_whole_card(registry_store: Store
     assert models[B].registered_at.tzinfo is not None
 
 
-def test_feedback_is_every_labelled_one_digit_prediction_oldest_first(store: Store) -> None:
+def test_feedback_is_every_labelled_prediction_of_a_whole_drawing_oldest_first(store: Store) -> None:
     rng = random.Random(5)
     kept = [
         make_record(3, at=T0, rng=rng),
         make_record(6, at=T0 + timedelta(seconds=1), verdict="unsure", rng=rng),
         make_record(8, at=T0 + timedelta(seconds=2), verdict=None, rng=rng),  # before verdicts
+        make_record(0, at=T0 + timedelta(seconds=3), verdict="not_a_digit", rng=rng),  # its user says it is
     ]
-    left_out = [
-        make_record(1, at=T0 + timedelta(seconds=3), verdict="several_digits", rng=rng),
-        make_record(0, at=T0 + timedelta(seconds=4), verdict="not_a_digit", rng=rng),
-    ]
+    left_out = [make_record(1, at=T0 + timedelta(seconds=4), verdict="several_digits", rng=rng)]
     unlabelled = make_record(2, at=T0 + timedelta(seconds=5), rng=rng)
     for record in [*kept, *left_out, unlabelled]:
         store.log_prediction(record)
-    labels = [5, 6, 9, 1, 0]
+    labels = [5, 6, 9, 0, 1]
     for record, label in zip([*kept, *left_out], labels, strict=True):
         store.set_true_label(record.id, label)
 
     feedback = store.labelled_feedback()
 
     assert [f.id for f in feedback] == [r.id for r in kept]
-    assert [f.true_label for f in feedback] == [5, 6, 9]
+    assert [f.true_label for f in feedback] == [5, 6, 9, 0]
     assert [f.model_input for f in feedback] == [r.model_input for r in kept]
     assert feedback[0].created_at == T0 and feedback[0].model_version == "dk-test"
 

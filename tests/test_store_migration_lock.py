@@ -19,12 +19,13 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from digit_knower.store import Store
+from digit_knower.store.models import Base
 from digit_knower.store.schema import MIGRATION_LOCK_ID, head_revision
 
 pytestmark = pytest.mark.postgres
 
 DIGIT_KNOWER = Path(sys.executable).parent / "digit-knower"
-TABLES = {"alembic_version", "model_versions", "predictions"}
+TABLES = {"alembic_version", *Base.metadata.tables}  # every table of the schema at head
 # How long to wait for a subprocess to reach the lock before giving up with its output: a deadline
 # for a broken test, never a performance assertion.
 GIVE_UP_AFTER_S = 120

@@ -19,7 +19,7 @@ MNIST_STD = 0.3081
 
 CLASSES = 11  # the digits 0-9, then "not a digit"
 NOT_A_DIGIT = 10
-WIDTHS = (32, 64, 128)
+WIDTHS = (48, 96, 192)
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:

@@ -75,7 +75,7 @@ def build(
         "created_at": created.isoformat(),
         "architecture": architecture,
         "parameters": parameters,
-        "hyperparameters": config,
+        "hyperparameters": json.loads(json.dumps(config)),  # as the file holds it: tuples become lists
         "seed": seed,
         "threads": threads,
         "data_sha256": data_sha256,

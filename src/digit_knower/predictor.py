@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from digit_knower import metrics, preprocess, segment, verdict
+from digit_knower import metrics, preprocess, second_look, segment, verdict
 from digit_knower.preprocess import EmptyImageError, InvalidImageError
 from digit_knower.verdict import VERDICTS, Reading, Thresholds, Verdict
 
@@ -138,7 +138,7 @@ class Predictor:
         """One Prediction per picture; `inputs[i]` holds picture i's whole and its parts, if any."""
         if not inputs:
             return []
-        readings = self._read(np.concatenate([i.pictures for i in inputs]))
+        readings = self.read_inputs(np.concatenate([i.pictures for i in inputs]))
         predictions, start = [], 0
         for picture in inputs:
             stop = start + len(picture.pictures)
@@ -146,16 +146,22 @@ class Predictor:
             start = stop
         return predictions
 
-    def _read(self, model_inputs: NDArray[np.uint8]) -> list[Reading]:
+    def read_inputs(self, model_inputs: NDArray[np.uint8]) -> list[Reading]:
+        """Read (N, 28, 28) uint8 model inputs as they are, with no preprocessing (a logged
+        `model_input`, say): each one's digit, probabilities and verdict, as `predict` reads them."""
         # In chunks, so the model's working memory stays bounded however many pictures come.
         readings: list[Reading] = []
         for start in range(0, len(model_inputs), BATCH_CHUNK):
             chunk = model_inputs[start : start + BATCH_CHUNK]
-            tensor = chunk[:, np.newaxis].astype(np.float32) / 255
-            with metrics.MODEL_SECONDS.time():
-                (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
+            logits = second_look.with_second_look(self._logits(chunk), chunk, self._logits)
             readings.extend(verdict.read(logits, self._thresholds))
         return readings
+
+    def _logits(self, model_inputs: NDArray[np.uint8]) -> NDArray[np.float32]:
+        tensor = model_inputs[:, np.newaxis].astype(np.float32) / 255
+        with metrics.MODEL_SECONDS.time():
+            (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
+        return logits
 
     def _prediction(self, inputs: _Inputs, readings: list[Reading]) -> Prediction:
         pictures, whole, parts = inputs.pictures, readings[0], readings[1:]

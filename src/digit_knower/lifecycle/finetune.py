@@ -130,9 +130,8 @@ def fine_tune(
         seed=cfg.seed,
         threads=cfg.threads,
         data_sha256=mnist.sha256,
-        history=[
-            {**h, "val_accuracy": train.validation_figures(model, data)["val_accuracy"]} for h in history[-1:]
-        ],
+        history=history,
+        val_accuracy=train.validation_figures(model, data)["val_accuracy"],
         reader=reader,
         onnx_max_prob_diff=max_diff,
     )

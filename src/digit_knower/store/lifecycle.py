@@ -25,10 +25,11 @@ from digit_knower.store.models import deployments, model_versions, predictions
 from digit_knower.store.queries import model_registered
 
 Action = Literal["promote", "rollback"]
-# What retraining learns from. A prediction read as several digits logged only its first digit's
-# input, and one read as no digit has no digit's input at all: their label says nothing about
-# that input. Rows from before verdicts (NULL) were all read as one digit.
-FEEDBACK_VERDICTS = ("digit", "unsure")
+# What retraining learns from: every labelled prediction whose logged input is the whole drawing.
+# One turned away as no digit and then labelled by its user is the very correction to learn (a
+# style the model does not know yet). One read as several digits logged only its first digit's
+# input, which its label does not describe. Rows from before verdicts (NULL) were one digit each.
+FEEDBACK_VERDICTS = ("digit", "unsure", "not_a_digit")
 # Long enough for "user@host (retrain --promote)", and for a reason a person writes by hand.
 BY_LENGTH = 100
 REASON_LENGTH = 500
