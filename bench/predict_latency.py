@@ -146,12 +146,15 @@ def main() -> None:
     start = time.perf_counter()
     digits = np.array([p.digit for p in predictor.predict_batch(images)])
     seconds = time.perf_counter() - start
-    raw = session.run([OUTPUT_NAME], {INPUT_NAME: (test.images.astype(np.float32) / 255)[:, np.newaxis]})[0]
+    logits = session.run([OUTPUT_NAME], {INPUT_NAME: (test.images.astype(np.float32) / 255)[:, np.newaxis]})[
+        0
+    ]
+    raw = logits[:, :10].argmax(axis=1)  # the likeliest digit, one pass, no second look
     print(
         f"MNIST test set through predict_batch ({len(images):,} images in {seconds:.1f} s): "
-        f"accuracy {np.mean(digits == test.labels):.2%} (target >= 99.60%); "
-        f"raw tensors {np.mean(raw.argmax(axis=1) == test.labels):.2%}; "
-        f"same answer as on the raw tensors for {np.mean(digits == raw.argmax(axis=1)):.2%}"
+        f"accuracy {np.mean(digits == test.labels):.2%} (target >= 99.65%); "
+        f"raw tensors {np.mean(raw == test.labels):.2%}; "
+        f"same answer as on the raw tensors for {np.mean(digits == raw):.2%}"
     )
 
 
