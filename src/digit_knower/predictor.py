@@ -221,7 +221,7 @@ def _read_only(picture: NDArray[np.uint8]) -> NDArray[np.uint8]:
 
 def _session_options() -> ort.SessionOptions:
     options = ort.SessionOptions()
-    # One thread per run, on purpose. At batch 1 the network takes ~0.1 ms; handing that to a
+    # One thread per run, on purpose. At batch 1 the network takes ~0.3 ms; handing that to a
     # thread pool costs more in wake-up and sync than it saves. And the servers call predict
     # from many threads (web sessions, API workers) at once: each call already has a core, so
     # a per-call pool would only make the threads fight over the same few cores.
