@@ -117,18 +117,19 @@ def vary_stroke(x: torch.Tensor, g: torch.Generator, thicken_p: float, thin_p: f
     choice = torch.rand(n, generator=g)
     extra = torch.rand(n, generator=g) < 0.5
     brightness = 0.3 + 0.7 * torch.rand(n, generator=g).view(n, 1, 1, 1)
+    thicken = choice < thicken_p
+    thin = (choice >= thicken_p) & (choice < thicken_p + thin_p)
     out = x.clone()
     # Each morphology runs on the digits it changes only: most of a batch is left as it is.
     for chosen, change in (
-        ((choice < thicken_p) & extra, lambda d: dilate(d, 3)),
-        ((choice < thicken_p) & ~extra, lambda d: dilate(d, 2)),
-        ((choice >= thicken_p) & (choice < thicken_p + thin_p), lambda d: erode(d, 2)),
+        (thicken & extra, lambda d: dilate(d, 3)),
+        (thicken & ~extra, lambda d: dilate(d, 2)),
+        (thin, lambda d: erode(d, 2)),
     ):
         index = torch.nonzero(chosen).flatten()
         if index.numel():
             out[index] = change(x[index])
-    thin = ((choice >= thicken_p) & (choice < thicken_p + thin_p)).view(n, 1, 1, 1)
-    return torch.where(thin, out * brightness, out)
+    return torch.where(thin.view(n, 1, 1, 1), out * brightness, out)
 
 
 def random_affine(x: torch.Tensor, g: torch.Generator, cfg: TrainConfig) -> torch.Tensor:
