@@ -28,8 +28,6 @@ from tests import servers  # noqa: E402
 from tests.api_helpers import drawn_one  # noqa: E402
 from tests.postgres_server import PostgresServer, own_server  # noqa: E402
 
-from digit_knower.store import Store  # noqa: E402
-
 GOAL_S = 10.0
 GIVE_UP_S = 120.0
 
@@ -71,8 +69,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="dk-outbox-bench-"))
     with own_server() as server:
-        url = server.create_database()
-        Store(url, outbox_path=work / "migrate-outbox.sqlite3").upgrade()
+        url = server.create_migrated_database()
         env = {"DATABASE_URL": url, "DIGIT_KNOWER_STATE_DIR": str(work / "state")}
         seconds = []
         with (

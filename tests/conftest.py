@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from PIL import ImageFile
 
 from digit_knower.store import Store
 from tests import learning_loop as loop
-from tests.postgres_server import PostgresServer
+from tests.postgres_server import PostgresServer, own_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MNIST_FILES = (
@@ -47,21 +46,10 @@ def mnist_dir() -> Path:
     return path
 
 
-@contextlib.contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
-    """A real PostgreSQL 15 server, started, and destroyed whatever the outcome."""
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
-
-
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One real PostgreSQL 15 server for the whole session."""
-    with running_postgres() as server:
+    with own_server() as server:
         yield server
 
 
@@ -69,7 +57,7 @@ def postgres() -> Iterator[PostgresServer]:
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of the test's own: stop and start it to make an outage, while the
     shared server stays up for the other tests."""
-    with running_postgres() as server:
+    with own_server() as server:
         yield server
 
 
@@ -111,8 +99,6 @@ def learning_loop(
     """One small run of the whole learning loop, through the real API into the real PostgreSQL:
     200 labelled drawings, `retrain --promote` (150 steps), 100 fresh drawings before and after.
     A few minutes, once per session; its tests only read what it left."""
-    url = postgres.create_database()
-    with Store(url, outbox_path=tmp_path_factory.mktemp("loop-setup") / "outbox.sqlite3") as store:
-        store.upgrade()
+    url = postgres.create_migrated_database()
     workdir = tmp_path_factory.mktemp("loop")
     return loop.run(url, workdir, mnist_dir, logged=200, fresh=100, retrain_args=("--steps", "150"))

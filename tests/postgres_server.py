@@ -70,6 +70,16 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def create_migrated_database(self) -> str:
+        """A fresh database with the schema at head; returns its SQLAlchemy URL."""
+        from digit_knower.store import Store
+
+        url = self.create_database()
+        name = url.rsplit("/", 1)[-1]
+        with Store(url, outbox_path=self.root / f"migrate-outbox-{name}.sqlite3") as store:
+            store.upgrade()
+        return url
+
     def query(self, url: str, sql: str) -> list[tuple]:
         """The rows of `sql` in the database `url` names (one from create_database), read as the
         superuser on a connection of its own: what is really there, whatever the app believes."""
@@ -91,8 +101,8 @@ def own_server() -> Iterator[PostgresServer]:
     """A server of the caller's own, to stop and start at will (an outage) while the session's
     shared one stays up for the other tests; destroyed at the end."""
     server = PostgresServer()
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.destroy()

@@ -106,8 +106,7 @@ def test_the_api_stays_ready_in_an_outage_and_writes_its_backlog_with_no_traffic
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with own_server() as server:
-        url = server.create_database()
-        Store(url, outbox_path=tmp_path / "migrate-outbox.sqlite3").upgrade()
+        url = server.create_migrated_database()
         env = {"DATABASE_URL": url, "DIGIT_KNOWER_STATE_DIR": str(tmp_path / "state")}
         log = tmp_path / "api.log"
         with servers.api(env, log, workers=2) as api, httpx.Client(base_url=api.url) as client:

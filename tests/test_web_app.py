@@ -237,37 +237,34 @@ def test_a_drawing_that_is_not_a_png_data_url_gets_a_clear_message() -> None:
 
 
 @pytest.mark.postgres
-def test_a_real_outage_pauses_logging_and_loses_no_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    server = PostgresServer()  # our own, so the shared server stays up for the other tests
-    try:
-        server.start()
-        url = server.create_database()
-        Store(url, outbox_path=server.root / "migrate-outbox.sqlite3").upgrade()
-        monkeypatch.setenv("DATABASE_URL", url)
-        get_settings.cache_clear()
-        page = AppTest.from_file(str(APP), default_timeout=60).run()
-        draw_and_predict(page, drawing(one))
-        assert not [w for w in page.warning if "logging paused" in w.value]
+def test_a_real_outage_pauses_logging_and_loses_no_record(
+    own_postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = own_postgres  # our own, so the shared server stays up for the other tests
+    url = server.create_migrated_database()
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    page = AppTest.from_file(str(APP), default_timeout=60).run()
+    draw_and_predict(page, drawing(one))
+    assert not [w for w in page.warning if "logging paused" in w.value]
 
-        server.stop()
-        draw_and_predict(page, drawing(seven))
-        assert shown_digit(page) == 7  # the page keeps predicting
-        assert records_waiting(page) >= 1
-        page.segmented_control[0].set_value(7)
-        page.button(key="submit_label").click().run()
-        assert "it is a **7**" in page.success[0].value  # kept in the outbox with the prediction
+    server.stop()
+    draw_and_predict(page, drawing(seven))
+    assert shown_digit(page) == 7  # the page keeps predicting
+    assert records_waiting(page) >= 1
+    page.segmented_control[0].set_value(7)
+    page.button(key="submit_label").click().run()
+    assert "it is a **7**" in page.success[0].value  # kept in the outbox with the prediction
 
-        server.start()
-        for _ in range(60):  # the store retries after a back-off of up to 10 s
-            if not [w for w in page.warning if "logging paused" in w.value]:
-                break
-            time.sleep(0.5)
-            page.run()
-        assert not [w for w in page.warning if "logging paused" in w.value]
-        rows = Store(url, outbox_path=server.root / "check-outbox.sqlite3").recent()
-        assert [(r.digit, r.true_label) for r in rows] == [(7, 7), (1, None)]
-    finally:
-        server.destroy()
+    server.start()
+    for _ in range(60):  # the store retries after a back-off of up to 10 s
+        if not [w for w in page.warning if "logging paused" in w.value]:
+            break
+        time.sleep(0.5)
+        page.run()
+    assert not [w for w in page.warning if "logging paused" in w.value]
+    rows = Store(url, outbox_path=server.root / "check-outbox.sqlite3").recent()
+    assert [(r.digit, r.true_label) for r in rows] == [(7, 7), (1, None)]
 
 
 def test_serve_refuses_a_port_in_use_with_one_clear_line() -> None:

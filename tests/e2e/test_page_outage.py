@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from digit_knower.store import Store
 from tests import servers
 from tests.e2e.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium
 from tests.postgres_server import own_server
@@ -28,8 +27,7 @@ def test_digits_drawn_during_an_outage_land_with_nobody_on_the_page(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with own_server() as server:
-        url = server.create_database()
-        Store(url, outbox_path=tmp_path / "migrate-outbox.sqlite3").upgrade()
+        url = server.create_migrated_database()
         env = {"DATABASE_URL": url, "DIGIT_KNOWER_STATE_DIR": str(tmp_path / "state")}
         with servers.page(env, ARTIFACTS / "e2e-serve-outage.log") as page_server:
             with sync_playwright() as playwright:
