@@ -18,6 +18,7 @@ from digit_knower.data import DataError, load_test
 __all__ = ["confusion_matrix", "onnx_logits", "per_class_accuracy", "softmax"]
 
 ONNX_FILE = "digit_cnn.onnx"
+WEIGHTS_FILE = "digit_cnn.pt"  # the torch weights, for fine-tuning (serving never reads them)
 CARD_FILE = "model_card.json"
 
 

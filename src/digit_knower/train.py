@@ -518,34 +518,63 @@ def write_outputs(
     """Score the test set (once), export and check ONNX, write the weights, then the card and plots
     with the reader's figures on the test sets."""
     started = time.perf_counter()
-    test_logits = predict_logits(model, torch.from_numpy(mnist.test.images.copy()))
-    onnx_path = out / evaluate.ONNX_FILE
-    export_onnx(model, onnx_path)
-    max_diff = check_onnx_matches_torch(onnx_path, test_logits, mnist.test.images)
-    torch.save(model.state_dict(), out / "digit_cnn.pt")
-
-    card = model_card.build(
-        onnx_path,
-        test_logits=test_logits.numpy(),
-        test_labels=mnist.test.labels,
-        architecture=architecture(cfg.widths, CLASSES),
-        parameters=count_parameters(model),
-        config={k: v for k, v in asdict(cfg).items() if k not in ("seed", "threads")},
+    card = export_with_card(
+        model,
+        cfg,
+        mnist,
+        out,
         seed=cfg.seed,
         threads=cfg.threads,
-        data_sha256=mnist.sha256,
         history=history,
         val_accuracy=history[-1]["val_accuracy"],
         reader=reader,
-        onnx_max_prob_diff=max_diff,
     )
-    # The reader as served (preprocessing, segmentation, verdicts), on the test-side sets.
-    card["reader"].update(model_card.reader_test_figures(out, card, mnist.test))
     seconds["export_and_test"] = time.perf_counter() - started
     card["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
     card["train_seconds"] = card["seconds"]["training"]
     model_card.write(card, out)
     model_card.save_plots(card, out)
+    return card
+
+
+def export_with_card(
+    model: DigitCNN,
+    cfg: TrainConfig,
+    mnist: Mnist,
+    out: Path,
+    *,
+    seed: int,
+    threads: int,
+    history: list[dict],
+    val_accuracy: float,
+    reader: dict,
+) -> dict:
+    """A trained, calibrated model into `out`: the MNIST test set scored (once), the ONNX file
+    exported and checked against torch, the weights, and the card with the reader's figures on the
+    test-side sets. Training and fine-tuning both end here; the card is returned, not written."""
+    test_logits = predict_logits(model, torch.from_numpy(mnist.test.images.copy()))
+    onnx_path = out / evaluate.ONNX_FILE
+    export_onnx(model, onnx_path)
+    max_diff = check_onnx_matches_torch(onnx_path, test_logits, mnist.test.images)
+    torch.save(model.state_dict(), out / evaluate.WEIGHTS_FILE)
+
+    card = model_card.build(
+        onnx_path,
+        test_logits=test_logits.numpy(),
+        test_labels=mnist.test.labels,
+        architecture=architecture(tuple(cfg.widths), CLASSES),
+        parameters=count_parameters(model),
+        config={k: v for k, v in asdict(cfg).items() if k not in ("seed", "threads")},
+        seed=seed,
+        threads=threads,
+        data_sha256=mnist.sha256,
+        history=history,
+        val_accuracy=val_accuracy,
+        reader=reader,
+        onnx_max_prob_diff=max_diff,
+    )
+    # The reader as served (preprocessing, segmentation, verdicts), on the test-side sets.
+    card["reader"].update(model_card.reader_test_figures(out, card, mnist.test))
     return card
 
 

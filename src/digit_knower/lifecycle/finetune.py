@@ -27,10 +27,9 @@ from tqdm import tqdm
 
 from digit_knower import model_card, train
 from digit_knower.data import Mnist
+from digit_knower.evaluate import WEIGHTS_FILE
 from digit_knower.lifecycle.feedback import FeedbackSet
-from digit_knower.lifecycle.registry import WEIGHTS_FILE
-from digit_knower.model import CLASSES, DigitCNN, architecture, count_parameters
-from digit_knower.predictor import MODEL_FILE
+from digit_knower.model import CLASSES, DigitCNN
 
 
 @dataclass(frozen=True)
@@ -114,30 +113,19 @@ def fine_tune(
     reader = train.calibrate_reader(model, data, recipe)
     train_seconds = time.perf_counter() - started
 
-    test_logits = train.predict_logits(model, torch.from_numpy(mnist.test.images.copy()))
-    onnx_path = out / MODEL_FILE
-    train.export_onnx(model, onnx_path)
-    max_diff = train.check_onnx_matches_torch(onnx_path, test_logits, mnist.test.images)
-    torch.save(model.state_dict(), out / WEIGHTS_FILE)
-
-    card = model_card.build(
-        onnx_path,
-        test_logits=test_logits.numpy(),
-        test_labels=mnist.test.labels,
-        architecture=architecture(tuple(recipe.widths), CLASSES),
-        parameters=count_parameters(model),
-        config={k: v for k, v in asdict(recipe).items() if k not in ("seed", "threads")},
+    card = train.export_with_card(
+        model,
+        recipe,
+        mnist,
+        out,
         seed=cfg.seed,
         threads=cfg.threads,
-        data_sha256=mnist.sha256,
         history=history,
         val_accuracy=train.validation_figures(model, data)["val_accuracy"],
         reader=reader,
-        onnx_max_prob_diff=max_diff,
     )
     card["fine_tune"] = asdict(cfg)
     card["train_seconds"] = round(train_seconds, 1)
-    card["reader"].update(model_card.reader_test_figures(out, card, mnist.test))
     # A complete, loadable model folder from here on; the caller adds to the card.
     model_card.write(card, out)
     return FineTuned(card)

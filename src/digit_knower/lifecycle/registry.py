@@ -19,12 +19,12 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from digit_knower.evaluate import WEIGHTS_FILE
 from digit_knower.predictor import CARD_FILE, MODEL_FILE, ModelNotFoundError, Predictor
 
 if TYPE_CHECKING:
     from digit_knower.settings import Settings
 
-WEIGHTS_FILE = "digit_cnn.pt"
 STAGING_PREFIX = ".incomplete-"
 # A version comes from the database and names a folder: nothing that could climb out of the registry.
 VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
