@@ -66,9 +66,10 @@ class Scored:
 def score(model_dir: Path, sets: EvaluationSets) -> Scored:
     """One model folder on the three sets."""
     onnx = model_dir / MODEL_FILE
+    predictor = Predictor.from_dir(model_dir)
     test_predicted = _read_inputs(onnx, sets.mnist_test.images)
-    holdout_predicted = _answers(model_dir, sets.feedback_holdout.images)
-    predictions = Predictor.from_dir(model_dir).predict_batch(sets.robustness_pictures)
+    holdout_predicted = _answers(predictor, sets.feedback_holdout.images)
+    predictions = predictor.predict_batch(sets.robustness_pictures)
     robustness_predicted = np.array([p.digit for p in predictions], dtype=np.int64)
     scores = Scores(
         mnist_test=_score(test_predicted, sets.mnist_test.labels),
@@ -85,11 +86,11 @@ def _read_inputs(onnx: Path, images: NDArray[np.uint8]) -> NDArray[np.int64]:
     return evaluate.onnx_logits(onnx, images)[:, :10].argmax(axis=1).astype(np.int64)
 
 
-def _answers(model_dir: Path, images: NDArray[np.uint8]) -> NDArray[np.int64]:
+def _answers(predictor: Predictor, images: NDArray[np.uint8]) -> NDArray[np.int64]:
     """The digit the reader answers for each 28x28 input, with its own thresholds; -1 where it turns
     the input away as no digit. The users' own drawings are scored as they saw them answered: a
     model that calls their digits "not a digit" has not read them, whatever its best guess."""
-    readings = Predictor.from_dir(model_dir).read_inputs(images) if len(images) else []
+    readings = predictor.read_inputs(images) if len(images) else []
     return np.array([r.digit if r.verdict != "not_a_digit" else -1 for r in readings], dtype=np.int64)
 
 
