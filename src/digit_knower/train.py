@@ -247,16 +247,19 @@ def prepare_data(mnist: Mnist, cfg: TrainConfig, cache_dir: Path) -> Data:
     return Data(train=parts("train", train), val=parts("val", val))
 
 
+def mix(count: int, cfg: TrainConfig) -> dict[str, int]:
+    """How many of `count` inputs each source gives: redrawn digits and non-digits in their
+    shares, MNIST digits for the rest."""
+    others = {"redrawn": round(count * cfg.redrawn_share), "nondigits": round(count * cfg.nondigit_share)}
+    return {"mnist": count - sum(others.values()), **others}
+
+
 def batches(data: Data, g: torch.Generator, cfg: TrainConfig) -> list[dict[str, torch.Tensor]]:
     """One epoch's plan: every MNIST training digit once, each batch topped up with random redrawn
     digits and non-digits in their shares. Each batch is the indices it takes from each source."""
-    mnist = data.train["mnist"]
-    per_batch = {
-        "redrawn": round(cfg.batch_size * cfg.redrawn_share),
-        "nondigits": round(cfg.batch_size * cfg.nondigit_share),
-    }
-    digits_per_batch = cfg.batch_size - sum(per_batch.values())
-    order = torch.randperm(len(mnist.labels), generator=g)
+    per_batch = mix(cfg.batch_size, cfg)
+    digits_per_batch = per_batch.pop("mnist")
+    order = torch.randperm(len(data.train["mnist"].labels), generator=g)
     plan = []
     for start in range(0, len(order), digits_per_batch):
         picks = {"mnist": order[start : start + digits_per_batch]}
@@ -303,12 +306,7 @@ def train_model(data: Data, cfg: TrainConfig) -> tuple[DigitCNN, list[dict]]:
     g = torch.Generator().manual_seed(cfg.seed)
     model = DigitCNN(dropout=cfg.dropout, widths=cfg.widths, classes=CLASSES)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.max_lr, weight_decay=cfg.weight_decay)
-    digits_per_batch = (
-        cfg.batch_size
-        - round(cfg.batch_size * cfg.redrawn_share)
-        - round(cfg.batch_size * cfg.nondigit_share)
-    )
-    steps_per_epoch = math.ceil(len(data.train["mnist"].labels) / digits_per_batch)
+    steps_per_epoch = math.ceil(len(data.train["mnist"].labels) / mix(cfg.batch_size, cfg)["mnist"])
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.max_lr, total_steps=cfg.epochs * steps_per_epoch
     )
@@ -330,13 +328,7 @@ def train_model(data: Data, cfg: TrainConfig) -> tuple[DigitCNN, list[dict]]:
 
 
 def train_epoch(
-    model,
-    optimizer,
-    schedule,
-    data: Data,
-    g,
-    cfg: TrainConfig,
-    epoch: int,
+    model, optimizer, schedule, data: Data, g, cfg: TrainConfig, epoch: int
 ) -> tuple[float, float]:
     """One pass over the shuffled MNIST training digits, with their share of the other sources;
     returns the mean loss and accuracy on the augmented inputs."""
@@ -370,11 +362,9 @@ def step(model, optimizer, schedule, x: torch.Tensor, y: torch.Tensor, cfg: Trai
 def random_picks(data: Data, count: int, g: torch.Generator, cfg: TrainConfig) -> dict[str, torch.Tensor]:
     """`count` random inputs from the three sources, in their shares: a batch of the usual mix
     (for fine-tuning, which takes steps rather than epochs)."""
-    shares = {"redrawn": cfg.redrawn_share, "nondigits": cfg.nondigit_share}
-    counts = {name: round(count * share) for name, share in shares.items()}
-    counts = {"mnist": count - sum(counts.values()), **counts}
     return {
-        name: torch.randint(len(data.train[name].labels), (n,), generator=g) for name, n in counts.items()
+        name: torch.randint(len(data.train[name].labels), (n,), generator=g)
+        for name, n in mix(count, cfg).items()
     }
 
 
