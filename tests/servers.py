@@ -8,7 +8,8 @@
 
 Each server runs in a process group of its own, so that stopping it stops its uvicorn workers
 too, whatever happens inside the `with` block. Its output goes to a log file, whose tail is in
-every error. A server that exits or never becomes ready raises `ServerFailed`.
+every error, and in any failure inside the `with` block. A server that exits or never becomes ready
+raises `ServerFailed`.
 """
 
 from __future__ import annotations
@@ -82,7 +83,11 @@ def running(
     server = Server(url, port, process, log)
     try:
         wait_until(lambda: ready(server), server, what or " ".join(Path(a).name for a in argv[:2]))
-        yield server
+        try:
+            yield server
+        except Exception as error:  # a failure inside the block: what the server said belongs in it
+            error.add_note(f"the server's log ({log.name}), last lines:\n{server.tail()}")
+            raise
     finally:
         stop(process)
 
