@@ -22,7 +22,8 @@ from scipy import ndimage
 from skimage.morphology import disk, skeletonize
 
 from digit_knower.data import load_mnist
-from digit_knower.evaluate import ONNX_FILE, onnx_logits
+from digit_knower.evaluate import onnx_logits
+from digit_knower.predictor import MODEL_FILE
 from digit_knower.preprocess import preprocess
 
 CANVAS = 280
@@ -63,7 +64,7 @@ def main() -> None:
     print(f"{'model':<40}" + "".join(f"{name:>14}" for name in variants))
     for model_dir in args.model_dir:
         accs = [
-            (onnx_logits(model_dir / ONNX_FILE, x)[:, :10].argmax(1) == labels).mean()
+            (onnx_logits(model_dir / MODEL_FILE, x)[:, :10].argmax(1) == labels).mean()
             for x in variants.values()
         ]
         print(f"{model_dir!s:<40}" + "".join(f"{a:>14.2%}" for a in accs))

@@ -70,6 +70,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """DATABASE_URL set to a fresh SQLite file, for code that reads the settings (a page, an app)."""
+    from digit_knower.settings import get_settings
+
+    url = f"sqlite:///{tmp_path / 'digit_knower.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    return url
+
+
+@pytest.fixture
 def store(database_url: str, tmp_path: Path) -> Iterator[Store]:
     """A store on a fresh database (each kind), migrated to the head revision."""
     with Store(database_url, outbox_path=tmp_path / "outbox.sqlite3") as store:

@@ -41,14 +41,6 @@ def post_png(client, **kw):
     return client.post("/v1/predictions", files={"file": ("digit.png", drawn_one(), "image/png")}, **kw)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'db' / 'digit_knower.sqlite3'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    return url
-
-
 def test_readyz_needs_no_api_key_and_tells_nothing_about_the_database(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

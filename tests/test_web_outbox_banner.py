@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from digit_knower.settings import get_settings
@@ -14,32 +13,24 @@ from tests.test_store import make_record
 from tests.test_web_app import APP
 
 
-@pytest.fixture
-def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'digit_knower.sqlite3'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    return url
-
-
 def banners(page: AppTest) -> list[str]:
     return [element.value for kind in (page.info, page.warning, page.error) for element in kind]
 
 
-def test_all_is_well_no_banner(url: str) -> None:
+def test_all_is_well_no_banner(sqlite_url: str) -> None:
     page = AppTest.from_file(str(APP), default_timeout=60).run()
     assert not page.exception
     assert banners(page) == []
 
 
 def test_the_banner_names_records_for_another_database_and_records_set_aside(
-    url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path
 ) -> None:
     outbox = get_settings().outbox_path
     with Store(f"sqlite:///{tmp_path / 'other.sqlite3'}", outbox_path=outbox) as other:
         for _ in range(2):
             other.outbox.append("prediction", "elsewhere", make_record().model_dump_json())
-    with Store(url, outbox_path=outbox, retry_after_s=0.01, retry_at_most_s=0.01) as store:
+    with Store(sqlite_url, outbox_path=outbox, retry_after_s=0.01, retry_at_most_s=0.01) as store:
         store.ensure_schema()
         store.outbox.append("prediction", "broken", "{not json")
         for _ in range(3):

@@ -14,12 +14,9 @@ import numpy as np
 
 from digit_knower.calibrate import softmax
 from digit_knower.data import DataError, load_test
+from digit_knower.predictor import CARD_FILE, MODEL_FILE
 
 __all__ = ["confusion_matrix", "onnx_logits", "per_class_accuracy", "softmax"]
-
-ONNX_FILE = "digit_cnn.onnx"
-WEIGHTS_FILE = "digit_cnn.pt"  # the torch weights, for fine-tuning (serving never reads them)
-CARD_FILE = "model_card.json"
 
 
 def onnx_logits(onnx_path: Path, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -63,7 +60,7 @@ def format_report(matrix: np.ndarray) -> str:
 
 def main(args: argparse.Namespace) -> int:
     model_dir = Path(args.model_dir)
-    onnx_path = model_dir / ONNX_FILE
+    onnx_path = model_dir / MODEL_FILE
     if not onnx_path.is_file():
         print(f"error: {onnx_path} not found; --model-dir must name a folder made by 'digit-knower train'")
         return 2

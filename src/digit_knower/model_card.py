@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from digit_knower import calibrate, evaluate
+from digit_knower.predictor import CARD_FILE
 
 # The test-side sets the card's reader figures are measured on (bench/reader_quality.py runs
 # the full-size sets).
@@ -127,7 +128,7 @@ def reader_test_figures(model_dir: Path, card: dict[str, Any], test: Any) -> dic
 
 
 def write(card: dict[str, Any], model_dir: Path) -> None:
-    (model_dir / evaluate.CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    (model_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
 
 
 def summary(card: dict[str, Any], where: Path | str) -> str:

@@ -36,8 +36,10 @@ __all__ = [
     "Verdict",
 ]
 
+# A model folder's files.
 MODEL_FILE: Final = "digit_cnn.onnx"
 CARD_FILE: Final = "model_card.json"
+WEIGHTS_FILE: Final = "digit_cnn.pt"  # the torch weights, for fine-tuning (serving never reads them)
 INPUT_NAME: Final = "image"
 OUTPUT_NAME: Final = "logits"
 # The model runs on batches of at most this many, so its working memory stays bounded

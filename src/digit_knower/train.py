@@ -37,6 +37,7 @@ from tqdm import tqdm
 from digit_knower import calibrate, evaluate, model_card, second_look, train_data
 from digit_knower.data import DataError, Mnist, load_mnist
 from digit_knower.model import CLASSES, NOT_A_DIGIT, DigitCNN, architecture, count_parameters
+from digit_knower.predictor import MODEL_FILE, WEIGHTS_FILE
 from digit_knower.settings import get_settings
 
 # Measured on the 2-core development machine (bench/train_figures.py): on an idle machine an
@@ -183,14 +184,6 @@ def split_indices(count: int, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Ten
     if cfg.train_limit is not None:
         train = train[: cfg.train_limit]
     return train, val
-
-
-def split_train_val(
-    images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig
-) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """A seeded random validation split, held out of training for every choice."""
-    train, val = split_indices(len(images), cfg)
-    return (images[train], labels[train]), (images[val], labels[val])
 
 
 @dataclass(frozen=True)
@@ -543,10 +536,10 @@ def export_with_card(
     exported and checked against torch, the weights, and the card with the reader's figures on the
     test-side sets. Training and fine-tuning both end here; the card is returned, not written."""
     test_logits = predict_logits(model, torch.from_numpy(mnist.test.images.copy()))
-    onnx_path = out / evaluate.ONNX_FILE
+    onnx_path = out / MODEL_FILE
     export_onnx(model, onnx_path)
     max_diff = check_onnx_matches_torch(onnx_path, test_logits, mnist.test.images)
-    torch.save(model.state_dict(), out / evaluate.WEIGHTS_FILE)
+    torch.save(model.state_dict(), out / WEIGHTS_FILE)
 
     card = model_card.build(
         onnx_path,

@@ -27,9 +27,9 @@ from tqdm import tqdm
 
 from digit_knower import model_card, train
 from digit_knower.data import Mnist
-from digit_knower.evaluate import WEIGHTS_FILE
 from digit_knower.lifecycle.feedback import FeedbackSet
 from digit_knower.model import CLASSES, DigitCNN
+from digit_knower.predictor import WEIGHTS_FILE
 
 
 @dataclass(frozen=True)
