@@ -146,9 +146,8 @@ def main() -> None:
     start = time.perf_counter()
     digits = np.array([p.digit for p in predictor.predict_batch(images)])
     seconds = time.perf_counter() - start
-    logits = session.run([OUTPUT_NAME], {INPUT_NAME: (test.images.astype(np.float32) / 255)[:, np.newaxis]})[
-        0
-    ]
+    tensors = (test.images.astype(np.float32) / 255)[:, np.newaxis]
+    (logits,) = session.run([OUTPUT_NAME], {INPUT_NAME: tensors})
     raw = logits[:, :10].argmax(axis=1)  # the likeliest digit, one pass, no second look
     print(
         f"MNIST test set through predict_batch ({len(images):,} images in {seconds:.1f} s): "

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from digit_knower.store.records import READ_AS_ONE_DIGIT
 from tests import servers
 from tests.seven_segment import balanced_labels, canvas_png, seven_segment_drawings
 
@@ -40,7 +41,7 @@ class Readings:
     @property
     def read_as_one_digit(self) -> np.ndarray:
         """Which drawings were read as one digit ("digit" or "unsure"): those the live statistics count."""
-        return np.isin(self.verdicts, ("digit", "unsure"))
+        return np.array([verdict in READ_AS_ONE_DIGIT for verdict in self.verdicts], dtype=bool)
 
     @property
     def accuracy(self) -> float:

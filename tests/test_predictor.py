@@ -186,9 +186,8 @@ def test_mnist_digits_get_the_answer_the_raw_tensors_get(predictor: Predictor, m
         return session.run(["logits"], {"image": (images.astype(np.float32) / 255)[:, np.newaxis]})[0]
 
     # The raw tensors, with the same second look at the undecided ones; the likeliest digit.
-    raw = second_look.with_second_look(logits(mnist_test.images), mnist_test.images, logits)[:, :10].argmax(
-        axis=1
-    )
+    looked = second_look.with_second_look(logits(mnist_test.images), mnist_test.images, logits)
+    raw = looked[:, :10].argmax(axis=1)
     through_predict = np.array([p.digit for p in predictor.predict_batch(list(mnist_test.images))])
     assert np.mean(through_predict == raw) >= 0.999
 
