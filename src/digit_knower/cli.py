@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs",
         type=int,
         default=None,
-        help="passes over the MNIST training split (default: 11, the tuned preset; 1 is the quick preset)",
+        help="passes over the MNIST training split (default: 12, the tuned preset; 1 is the quick preset)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same model")
     p.add_argument(

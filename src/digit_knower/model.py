@@ -1,6 +1,6 @@
 """The digit CNN. Only training imports this module (and torch); serving runs the exported ONNX file.
 
-Three conv blocks (conv -> BatchNorm -> ReLU -> 2x2 max-pool) halve the picture 28 -> 14 -> 7 -> 3
+Three conv blocks (conv -> 2x2 max-pool -> BatchNorm -> ReLU) halve the picture 28 -> 14 -> 7 -> 3
 while widening the channels, then one dropout + linear layer reads the features. Eleven outputs:
 the ten digits and "not a digit" (see `nondigits`). The logits leave divided by a temperature,
 fitted after training on the validation split, so that a softmax gives calibrated probabilities
@@ -23,12 +23,15 @@ WIDTHS = (48, 96, 192)
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
-    # No conv bias: the BatchNorm right after it has its own shift.
+    # No conv bias: the BatchNorm after it has its own shift. The pool comes before BatchNorm and
+    # ReLU, so that they work on a quarter of the values: at 28x28 they cost more than the
+    # convolution, and a training step took 0.36 ms per picture instead of 0.44 ms
+    # (bench/train_step.py).
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
+        nn.MaxPool2d(2),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
-        nn.MaxPool2d(2),
     )
 
 
@@ -36,8 +39,8 @@ def architecture(widths: tuple[int, int, int] = WIDTHS, classes: int = CLASSES) 
     """The network in one line, for the model card."""
     a, b, c = widths
     return (
-        f"DigitCNN: normalise -> conv5x5({a})-BN-ReLU-maxpool -> conv3x3({b})-BN-ReLU-maxpool "
-        f"-> conv3x3({c})-BN-ReLU-maxpool -> dropout -> linear({c * 9}->{classes}) -> /temperature"
+        f"DigitCNN: normalise -> conv5x5({a})-maxpool-BN-ReLU -> conv3x3({b})-maxpool-BN-ReLU "
+        f"-> conv3x3({c})-maxpool-BN-ReLU -> dropout -> linear({c * 9}->{classes}) -> /temperature"
     )
 
 
@@ -56,6 +59,10 @@ class DigitCNN(nn.Module):
             conv_block(b, c, 3),  # 7 -> 3
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * 3 * 3, classes))
+        # Channels-last weights make oneDNN's convolutions keep their activations in that layout:
+        # a training step took 0.36 ms per picture against 0.61 ms (bench/train_step.py). The
+        # layout is torch's alone: the ONNX graph and the state_dict are the same either way.
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """image: float (N, 1, 28, 28), pixel/255, white ink on black. Returns logits (N, classes)."""

@@ -108,7 +108,7 @@ def reader_test_figures(model_dir: Path, card: dict[str, Any], test: Any) -> dic
     from digit_knower.predictor import Predictor
 
     write(card, model_dir)  # the Predictor reads its thresholds from the card
-    predictor = Predictor.from_dir(model_dir)
+    predictor = Predictor.from_dir(model_dir, threads=card["threads"])
     mnist = quality.mnist_figures(predictor, test)
     mouse = quality.mouse_style(test, CARD_MOUSE_STYLE_PER_POLARITY)
     mouse_read = quality.read(predictor, mouse)

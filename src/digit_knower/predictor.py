@@ -102,9 +102,10 @@ class Predictor:
             return cls._cache[key]
 
     @classmethod
-    def from_dir(cls, model_dir: Path) -> Predictor:
-        """A fresh Predictor from a model folder, bypassing the cache."""
-        return cls(_open_session(model_dir / MODEL_FILE), _read_card(model_dir / CARD_FILE))
+    def from_dir(cls, model_dir: Path, threads: int = 1) -> Predictor:
+        """A fresh Predictor from a model folder, bypassing the cache. `threads` > 1 is for scoring
+        large batches with the machine to itself (training's test figures, benches); servers keep 1."""
+        return cls(_open_session(model_dir / MODEL_FILE, threads), _read_card(model_dir / CARD_FILE))
 
     @property
     def card(self) -> dict[str, Any]:
@@ -221,20 +222,20 @@ def _read_only(picture: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return own
 
 
-def _session_options() -> ort.SessionOptions:
+def _session_options(threads: int) -> ort.SessionOptions:
     options = ort.SessionOptions()
-    # One thread per run, on purpose. At batch 1 the network takes ~0.3 ms; handing that to a
-    # thread pool costs more in wake-up and sync than it saves. And the servers call predict
-    # from many threads (web sessions, API workers) at once: each call already has a core, so
-    # a per-call pool would only make the threads fight over the same few cores.
-    options.intra_op_num_threads = 1
+    # One thread per run for serving, on purpose. At batch 1 the network takes ~0.3 ms; handing
+    # that to a thread pool costs more in wake-up and sync than it saves. And the servers call
+    # predict from many threads (web sessions, API workers) at once: each call already has a
+    # core, so a per-call pool would only make the threads fight over the same few cores.
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return options
 
 
-def _open_session(path: Path) -> ort.InferenceSession:
+def _open_session(path: Path, threads: int) -> ort.InferenceSession:
     if not path.is_file():
         raise ModelNotFoundError(
             f"No model at {path}. Train one with `digit-knower train`, or point "
@@ -242,7 +243,7 @@ def _open_session(path: Path) -> ort.InferenceSession:
         )
     try:
         session = ort.InferenceSession(
-            str(path), sess_options=_session_options(), providers=["CPUExecutionProvider"]
+            str(path), sess_options=_session_options(threads), providers=["CPUExecutionProvider"]
         )
     except Exception as e:  # ONNX Runtime raises its own exception types for broken files
         raise ModelNotFoundError(f"{path} is not a loadable ONNX model ({e}). Train or copy it anew.") from e

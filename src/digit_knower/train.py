@@ -51,7 +51,7 @@ MAX_PROB_DIFF = 1e-4
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 11
+    epochs: int = 12
     batch_size: int = 256
     max_lr: float = 5e-3
     weight_decay: float = 5e-4
@@ -167,7 +167,8 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_logits(model: DigitCNN, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+def predict_logits(model: DigitCNN, images: torch.Tensor, batch_size: int = 250) -> torch.Tensor:
+    # Batches of 250 ran at 0.24 ms a picture, of 1,000 at 0.33 ms (bench/train_step.py).
     model.eval()
     return torch.cat([model(to_float(images[i : i + batch_size])) for i in range(0, len(images), batch_size)])
 

@@ -1,0 +1,112 @@
+"""What one training step costs, per picture, for the network's layout choices.
+
+Prints figures; asserts nothing. The machine may be shared: the figures are medians, and each
+variant is timed in turns with the others so that a busy spell hits them all alike.
+
+    .venv/bin/python bench/train_step.py [--batch-size 256] [--rounds 5]
+
+Variants: the network as `model.DigitCNN` builds it (channels-last weights, each block's pool
+before its BatchNorm and ReLU), the same with plain (NCHW) weights, and the same with the older
+block order (BatchNorm and ReLU on the full-size maps, then the pool). Then inference: torch in
+float32 at a few batch sizes, and ONNX Runtime, as training's calibration and test scoring use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in train.py
+
+import torch
+import torch.nn.functional as F
+
+from digit_knower import evaluate, train
+from digit_knower.model import DigitCNN
+
+
+def pool_last(model: DigitCNN) -> DigitCNN:
+    """The older block order: conv -> BatchNorm -> ReLU -> pool."""
+    for block in model.features:
+        conv, pool, norm, relu = list(block)
+        block[0], block[1], block[2], block[3] = conv, norm, relu, pool
+    return model
+
+
+def variants() -> dict[str, DigitCNN]:
+    return {
+        "as built (channels-last, pool first)": DigitCNN(),
+        "NCHW weights, pool first": DigitCNN().to(memory_format=torch.contiguous_format),
+        "channels-last, pool last (older order)": pool_last(DigitCNN()),
+    }
+
+
+def step_seconds(model: DigitCNN, batch_size: int, steps: int = 10) -> float:
+    """Median seconds of one bf16 training step (forward, loss, backward, AdamW) on random pictures."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = torch.rand(batch_size, 1, 28, 28), torch.randint(0, 11, (batch_size,))
+    cfg = train.TrainConfig()
+    model.train()
+    times = []
+    for i in range(steps + 2):  # the first two warm oneDNN's caches up
+        started = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=train.bf16_available()):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if i >= 2:
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def inference_figures(count: int = 10_000) -> None:
+    model = DigitCNN()
+    images = torch.randint(0, 256, (count, 28, 28), dtype=torch.uint8)
+    for batch_size in (250, 1000):
+        started = time.perf_counter()
+        train.predict_logits(model, images, batch_size=batch_size)
+        per_picture = (time.perf_counter() - started) / count
+        print(f"  torch float32 inference, batch {batch_size}: {per_picture * 1e6:.0f} µs per picture")
+    with tempfile.TemporaryDirectory() as folder:
+        onnx_path = Path(folder) / "model.onnx"
+        train.export_onnx(model, onnx_path)
+        started = time.perf_counter()
+        evaluate.onnx_logits(onnx_path, images.numpy())
+        per_picture = (time.perf_counter() - started) / count
+    print(f"  ONNX Runtime inference, batch 1000: {per_picture * 1e6:.0f} µs per picture")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--batch-size", type=int, default=train.TrainConfig().batch_size)
+    parser.add_argument("--rounds", type=int, default=5, help="turns through all the variants")
+    args = parser.parse_args()
+    torch.set_num_threads(train.DEFAULT_THREADS)
+
+    print(
+        f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+        f"bf16 convolutions: {train.bf16_available()}"
+    )
+    models = variants()
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            times[name].append(step_seconds(model, args.batch_size))
+    print(f"training step, batch {args.batch_size} (median of {args.rounds} rounds of 10 steps):")
+    for name, seconds in times.items():
+        median = statistics.median(seconds)
+        print(f"  {name}: {median * 1e3:.0f} ms a step, {median / args.batch_size * 1e6:.0f} µs per picture")
+    inference_figures()
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
