@@ -173,6 +173,15 @@ def test_predict_batch_gives_predict_s_answers_in_order(predictor: Predictor, ca
     assert predictor.predict_batch([]) == []
 
 
+def test_a_predictor_scoring_on_two_threads_reads_as_the_one_thread_servers_use(
+    predictor: Predictor, canvases: list[np.ndarray]
+):
+    two_threads = Predictor.from_dir(SHIPPED_MODEL_DIR, threads=2)
+    for one, two in zip(predictor.predict_batch(canvases), two_threads.predict_batch(canvases), strict=True):
+        assert (one.verdict, one.digits) == (two.verdict, two.digits)
+        np.testing.assert_allclose(one.probabilities, two.probabilities, atol=1e-6)
+
+
 def test_predict_batch_names_the_picture_it_cannot_read(predictor: Predictor, canvases: list[np.ndarray]):
     with pytest.raises(EmptyImageError, match=r"Image 2 of the batch: The picture is blank"):
         predictor.predict_batch([canvases[0], canvases[1], np.zeros((280, 280), np.uint8)])

@@ -104,7 +104,7 @@ class Predictor:
     @classmethod
     def from_dir(cls, model_dir: Path, threads: int = 1) -> Predictor:
         """A fresh Predictor from a model folder, bypassing the cache. `threads` > 1 is for scoring
-        large batches with the machine to itself (training's test figures, benches); servers keep 1."""
+        large batches on a machine of one's own (training's test-side figures); servers keep 1."""
         return cls(_open_session(model_dir / MODEL_FILE, threads), _read_card(model_dir / CARD_FILE))
 
     @property
