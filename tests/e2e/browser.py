@@ -116,6 +116,17 @@ class DigitPage:
             for x, y in stroke[1:]:
                 mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=2)
             mouse.up()
+        self.assert_canvas_has_ink()
+
+    def assert_canvas_has_ink(self) -> None:
+        """Fail at once, and say so, when the strokes missed the canvas (say, the page moved it
+        while they were drawn), instead of later as a Predict with nothing drawn."""
+        # The paper is black and the ink white: any pixel with some red in it is ink.
+        inked = self.canvas.evaluate(
+            """(c) => c.getContext("2d").getImageData(0, 0, c.width, c.height).data
+                        .some((value, i) => i % 4 === 0 && value > 0)"""
+        )
+        assert inked, "the strokes missed the canvas: it is still blank"
 
     def draw_with(self, pointer: str, strokes: list[list[Point]]) -> None:
         """Draw with a finger ("touch") or a stylus ("pen") through Chromium's input pipeline.
@@ -142,6 +153,7 @@ class DigitPage:
                 cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", **point, **pen, "buttons": 1})
             cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", **points[-1], **pen})
         cdp.detach()
+        self.assert_canvas_has_ink()
 
     def _shown(self) -> Locator:
         return self.page.get_by_test_id("dk-digit")

@@ -34,8 +34,13 @@ def test_digits_drawn_during_an_outage_land_with_nobody_on_the_page(
                 browser = launch_chromium(playwright)
                 try:
                     tab = browser.new_page(viewport={"width": 1400, "height": 2000})
-                    page = DigitPage(tab, page_server.url)
+                    DigitPage(tab, page_server.url)  # the page opens while the database is up
                     server.stop()
+                    # Loaded again, the page notices the outage and shows its banner above the
+                    # canvas before anything is drawn: a banner that appeared mid-stroke would
+                    # move the canvas away from under the pointer (CI once drew beside it).
+                    page = DigitPage(tab, page_server.url)
+                    tab.get_by_text("logging paused").wait_for()
                     for digit in (1, 7):
                         page.clear()
                         page.draw(STROKES[digit]())
