@@ -6,9 +6,10 @@ variant is timed in turns with the others so that a busy spell hits them all ali
     .venv/bin/python bench/train_step.py [--batch-size 256] [--rounds 5]
 
 Variants: the network as `model.DigitCNN` builds it (channels-last weights, each block's pool
-before its BatchNorm and ReLU), the same with plain (NCHW) weights, and the same with the older
-block order (BatchNorm and ReLU on the full-size maps, then the pool). Then inference: torch in
-float32 at a few batch sizes, and ONNX Runtime, as training's calibration and test scoring use them.
+before its BatchNorm and ReLU), the same with plain (NCHW) weights, with the older block order
+(BatchNorm and ReLU on the full-size maps, then the pool), and with neither choice. Each step is
+training's own (`train.step`). Then inference: torch in float32 at a few batch sizes, and ONNX
+Runtime, as training's calibration and test scoring use them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in train.py
 
 import torch
-import torch.nn.functional as F
 
 from digit_knower import evaluate, train
 from digit_knower.model import DigitCNN
@@ -37,29 +37,32 @@ def pool_last(model: DigitCNN) -> DigitCNN:
     return model
 
 
+def nchw(model: DigitCNN) -> DigitCNN:
+    """Plain (NCHW) weights instead of channels-last."""
+    return model.to(memory_format=torch.contiguous_format)
+
+
 def variants() -> dict[str, DigitCNN]:
     return {
         "as built (channels-last, pool first)": DigitCNN(),
-        "NCHW weights, pool first": DigitCNN().to(memory_format=torch.contiguous_format),
+        "NCHW weights, pool first": nchw(DigitCNN()),
         "channels-last, pool last (older order)": pool_last(DigitCNN()),
+        "NCHW weights, pool last (neither choice)": nchw(pool_last(DigitCNN())),
     }
 
 
 def step_seconds(model: DigitCNN, batch_size: int, steps: int = 10) -> float:
-    """Median seconds of one bf16 training step (forward, loss, backward, AdamW) on random pictures."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x, y = torch.rand(batch_size, 1, 28, 28), torch.randint(0, 11, (batch_size,))
+    """Median seconds of one training step (`train.step`: bf16 forward, loss, backward, AdamW) on
+    random pictures."""
     cfg = train.TrainConfig()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    constant = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    x, y = torch.rand(batch_size, 1, 28, 28), torch.randint(0, 11, (batch_size,))
     model.train()
     times = []
     for i in range(steps + 2):  # the first two warm oneDNN's caches up
         started = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=train.bf16_available()):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train.step(model, optimizer, constant, x, y, cfg)
         if i >= 2:
             times.append(time.perf_counter() - started)
     return statistics.median(times)

@@ -25,7 +25,7 @@ WIDTHS = (48, 96, 192)
 def conv_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
     # No conv bias: the BatchNorm after it has its own shift. The pool comes before BatchNorm and
     # ReLU, so that they work on a quarter of the values: at 28x28 they cost more than the
-    # convolution, and a training step took 0.36 ms per picture instead of 0.44 ms
+    # convolution, and a training step took 0.45 ms per picture instead of 0.55 ms
     # (bench/train_step.py).
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
@@ -60,7 +60,7 @@ class DigitCNN(nn.Module):
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * 3 * 3, classes))
         # Channels-last weights make oneDNN's convolutions keep their activations in that layout:
-        # a training step took 0.36 ms per picture against 0.61 ms (bench/train_step.py). The
+        # a training step took 0.45 ms per picture against 0.71 ms (bench/train_step.py). The
         # layout is torch's alone: the ONNX graph and the state_dict are the same either way.
         self.to(memory_format=torch.channels_last)
 
