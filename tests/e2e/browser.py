@@ -28,8 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # A deadline for giving up, never a measure (bench/web_predict_latency.py measures): a page that
-# has not answered after this long is stuck. CI once needed more than 30 s for one answer during
-# the outage test, on a loaded machine; that run's cause is not known.
+# has not answered after this long is stuck, and the test says what it shows instead (`_stuck`).
 RESULT_TIMEOUT_MS = 90_000
 
 Point = tuple[float, float]

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests import servers
-from tests.e2e.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium
+from tests.e2e.browser import ARTIFACTS, RESULT_TIMEOUT_MS, STROKES, DigitPage, launch_chromium
 from tests.postgres_server import own_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -40,7 +40,7 @@ def test_digits_drawn_during_an_outage_land_with_nobody_on_the_page(
                     # canvas before anything is drawn: a banner that appeared mid-stroke would
                     # move the canvas away from under the pointer (CI once drew beside it).
                     page = DigitPage(tab, page_server.url)
-                    tab.get_by_text("logging paused").wait_for()
+                    tab.get_by_text("logging paused").wait_for(timeout=RESULT_TIMEOUT_MS)
                     for digit in (1, 7):
                         page.clear()
                         page.draw(STROKES[digit]())
