@@ -3,7 +3,7 @@
 Prints figures; asserts nothing. The machine may be shared: the figures are medians, and each
 variant is timed in turns with the others so that a busy spell hits them all alike.
 
-    .venv/bin/python bench/train_step.py [--batch-size 256] [--rounds 5]
+    .venv/bin/python bench/train_step.py [--batch-size 256] [--rounds 5] [--threads 2]
 
 Variants: the network as `model.DigitCNN` builds it (channels-last weights, each block's pool
 before its BatchNorm and ReLU), the same with plain (NCHW) weights, with the older block order
@@ -91,11 +91,15 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=train.TrainConfig().batch_size)
     parser.add_argument("--rounds", type=int, default=5, help="turns through all the variants")
+    parser.add_argument(
+        "--threads", type=int, default=train.DEFAULT_THREADS, help="torch threads, as `train --threads`"
+    )
     args = parser.parse_args()
-    torch.set_num_threads(train.DEFAULT_THREADS)
+    torch.set_num_threads(args.threads)
 
     print(
-        f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+        f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, "
+        f"{args.threads} torch threads; "
         f"bf16 convolutions: {train.bf16_available()}"
     )
     models = variants()

@@ -134,7 +134,7 @@ def test_a_disagreeing_export_fails_training_loudly(smoke_run: tuple[dict, Path]
 
 def test_the_same_seed_gives_the_same_model_and_another_seed_does_not(mnist: Mnist, cache_dir: Path) -> None:
     def weights(cfg: TrainConfig) -> torch.Tensor:
-        model, _ = train.train_model(train.prepare_data(mnist, cfg, cache_dir), cfg)
+        model, *_ = train.train_model(train.prepare_data(mnist, cfg, cache_dir), cfg)
         return torch.cat([p.detach().flatten() for p in model.parameters()])
 
     first = weights(TINY)

@@ -101,18 +101,19 @@ def _ece(logits: np.ndarray, right: np.ndarray) -> float:
     return calibrate.ece(calibrate.softmax(logits[:, :10]).max(axis=1), right)
 
 
-def reader_test_figures(model_dir: Path, card: dict[str, Any], test: Any) -> dict[str, Any]:
+def reader_test_figures(model_dir: Path, card: dict[str, Any], test: Any, cache_dir: Path) -> dict[str, Any]:
     """The reader as served (preprocessing, segmentation, verdicts) on the test-side sets: MNIST
-    test digits, mouse-style redrawings of them, and non-digits drawn for the test."""
+    test digits, mouse-style redrawings of them, and non-digits drawn for the test (drawn once and
+    kept in `cache_dir`)."""
     from digit_knower import quality
     from digit_knower.predictor import Predictor
 
     write(card, model_dir)  # the Predictor reads its thresholds from the card
     predictor = Predictor.from_dir(model_dir, threads=card["threads"])
     mnist = quality.mnist_figures(predictor, test)
-    mouse = quality.mouse_style(test, CARD_MOUSE_STYLE_PER_POLARITY)
+    mouse = quality.cached(cache_dir, quality.mouse_style, test, CARD_MOUSE_STYLE_PER_POLARITY)
     mouse_read = quality.read(predictor, mouse)
-    nondigits = quality.nondigit_set(test, CARD_NONDIGITS)
+    nondigits = quality.cached(cache_dir, quality.nondigit_set, test, CARD_NONDIGITS)
     nondigits_read = quality.read(predictor, nondigits)
     return {
         "test_accuracy_through_reader": mnist["accuracy"],

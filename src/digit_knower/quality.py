@@ -11,24 +11,27 @@ run measures the same pictures, and none of them was ever trained on:
   marks and digits run together;
 - `several_digits_set`: two or three redrawn test digits side by side, a visible gap apart.
 
-`bench/reader_quality.py` prints every figure; training writes some of them on the model card;
-the tests hold the reader to them; retraining's gate compares two models on `mouse_style`.
+`bench/reader_quality.py` prints every figure; training writes some of them on the model card,
+on sets it keeps in the cache folder (`cached`); the tests hold the reader to them; retraining's
+gate compares two models on `mouse_style`.
 Needs scikit-image (the `train` extra), through `redraw`.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
 
-from digit_knower import calibrate, nondigits, redraw
+from digit_knower import calibrate, drawing_cache, nondigits, picture, preprocess, redraw
 from digit_knower.data import Split
 from digit_knower.predictor import Prediction, Predictor
-from digit_knower.preprocess import EmptyImageError, preprocess
+from digit_knower.preprocess import EmptyImageError
 
 CANVAS: Final = redraw.CANVAS
 # Pictures are painted and read this many at a time: a batch for the model, and bounded memory.
@@ -37,6 +40,8 @@ POSITIONS: Final = ("left", "right", "top", "bottom", "top-left", "top-right", "
 EDGE_POLARITIES: Final = ("white-on-black", "black-on-white")
 # A visible gap between digits written side by side: this share of their height, or more.
 SEVERAL_GAP_SHARE: Final = (0.25, 0.6)
+# The code that decides what a set holds (see `cached`): this module's too.
+_SOURCES: Final = (redraw, nondigits, preprocess, picture, sys.modules[__name__])
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,27 @@ class DrawingSet:
             tuple(self.labels[i] for i in chosen),
         )
 
+    def arrays(self) -> dict[str, NDArray]:
+        """The set as arrays, for `drawing_cache` (labels padded with -1)."""
+        width = max(map(len, self.labels), default=0)
+        return {
+            "name": np.array(self.name),
+            "inks": self.inks,
+            "paints": np.array(self.paints),
+            "labels": np.array(
+                [[*label, *[-1] * (width - len(label))] for label in self.labels], np.int8
+            ).reshape(len(self), width),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, NDArray]) -> DrawingSet:
+        return cls(
+            str(arrays["name"]),
+            arrays["inks"],
+            tuple(str(p) for p in arrays["paints"]),
+            tuple(tuple(int(d) for d in row if d >= 0) for row in arrays["labels"]),
+        )
+
 
 def read(predictor: Predictor, drawings: DrawingSet) -> list[Prediction | None]:
     """Every picture of the set through the whole reader (preprocessing included), in order;
@@ -87,6 +113,17 @@ def _read_or_none(predictor: Predictor, picture: NDArray[np.uint8]) -> Predictio
         return predictor.predict(picture)
     except EmptyImageError:
         return None
+
+
+def cached(cache_dir: Path, make: Callable[[Split, int], DrawingSet], test: Split, count: int) -> DrawingSet:
+    """`make(test, count)`, one of the sets below, from the cache folder when it was made before:
+    training and retraining read the model card's sets every run, and drawing them takes seconds."""
+    file = drawing_cache.path(cache_dir, f"test-{make.__name__}", (test.images,), (count,), _SOURCES)
+    if (kept := drawing_cache.load(file)) is not None:
+        return DrawingSet.from_arrays(kept)
+    drawings = make(test, count)
+    drawing_cache.save(file, drawings.arrays(), compressed=True)
+    return drawings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,7 +205,7 @@ def nondigit_set(test: Split, count: int, seed: int = 2028) -> DrawingSet:
 
 def _visible(ink: NDArray[np.uint8]) -> bool:
     try:
-        preprocess(ink)
+        preprocess.preprocess(ink)
     except EmptyImageError:
         return False
     return True

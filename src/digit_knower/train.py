@@ -40,9 +40,9 @@ from digit_knower.model import CLASSES, NOT_A_DIGIT, DigitCNN, architecture, cou
 from digit_knower.predictor import MODEL_FILE, WEIGHTS_FILE
 from digit_knower.settings import get_settings
 
-# Measured on the 2-core development machine (bench/train_figures.py): on an idle machine an
-# epoch took 25 s on 2 threads against 46 s on 1, so 2 is the default. (With the machine busy,
-# both slow down, and `--threads 1` can be steadier.)
+# Measured on the 2-core development machine (`bench/train_step.py --threads 1` and `2`, run in
+# turns): a training step took 460-550 µs a picture on 2 threads against 740-810 µs on 1, so 2
+# is the default. (With the machine busy, both slow down, and `--threads 1` can be steadier.)
 DEFAULT_THREADS = 2
 
 # ONNX Runtime and torch must agree this closely on every test image, or training fails.
@@ -278,24 +278,40 @@ def make_batch(
     return random_affine(torch.cat(inputs), g, cfg), torch.cat(labels)
 
 
-def validation_figures(model: DigitCNN, data: Data) -> dict[str, float]:
-    """Accuracy on the validation digits (MNIST, redrawn) and the share of non-digits called so."""
-    logits = {
-        name: predict_logits(model, part.images) for name, part in data.val.items() if name != "redrawn"
+def validation_logits(model: DigitCNN, data: Data, every_redrawing: bool = True) -> dict[str, torch.Tensor]:
+    """The model's logits on the validation split, source by source, at its current temperature.
+
+    With `every_redrawing` False, only the first redrawing of each validation digit is read: enough
+    to follow training from epoch to epoch, at less cost. Calibration needs them all.
+    """
+    redrawn = data.val["redrawn"].images
+    return {
+        "mnist": predict_logits(model, data.val["mnist"].images),
+        "redrawn": predict_logits(model, redrawn if every_redrawing else redrawn[:: redraws_of(data)]),
+        "nondigits": predict_logits(model, data.val["nondigits"].images),
     }
-    # One redrawing of each validation digit is enough to follow training, at half the cost.
-    redrawn = data.val["redrawn"]
-    first = slice(None, None, len(redrawn.labels) // len(data.val["mnist"].labels))
-    logits["redrawn"] = predict_logits(model, redrawn.images[first])
+
+
+def redraws_of(data: Data) -> int:
+    """How many redrawings each validation digit has (they follow each other, digit by digit)."""
+    return len(data.val["redrawn"].labels) // len(data.val["mnist"].labels)
+
+
+def validation_figures(logits: dict[str, torch.Tensor], data: Data) -> dict[str, float]:
+    """Accuracy on the validation digits (MNIST, and the first redrawing of each) and the share of
+    non-digits called so, from `validation_logits` (with every redrawing or only the first)."""
+    # The first redrawing of each digit, whether `logits` holds every redrawing or only those.
+    redrawn = logits["redrawn"][:: len(logits["redrawn"]) // len(data.val["mnist"].labels)]
     return {
         "val_accuracy": digit_accuracy(logits["mnist"], data.val["mnist"].labels),
-        "val_redrawn_accuracy": digit_accuracy(logits["redrawn"], redrawn.labels[first]),
+        "val_redrawn_accuracy": digit_accuracy(redrawn, data.val["redrawn"].labels[:: redraws_of(data)]),
         "val_nondigits_found": (logits["nondigits"].argmax(1) == NOT_A_DIGIT).float().mean().item(),
     }
 
 
-def train_model(data: Data, cfg: TrainConfig) -> tuple[DigitCNN, list[dict]]:
-    """Train on the training split; return the model after the last epoch and the per-epoch history."""
+def train_model(data: Data, cfg: TrainConfig) -> tuple[DigitCNN, list[dict], dict[str, torch.Tensor]]:
+    """Train on the training split; return the model after the last epoch, the per-epoch history
+    and the last epoch's `validation_logits` (every redrawing: calibration reads them next)."""
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed)
     model = DigitCNN(dropout=cfg.dropout, widths=cfg.widths, classes=CLASSES)
@@ -308,7 +324,8 @@ def train_model(data: Data, cfg: TrainConfig) -> tuple[DigitCNN, list[dict]]:
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
         loss, train_acc = train_epoch(model, optimizer, schedule, data, g, cfg, epoch)
-        figures = validation_figures(model, data)
+        logits = validation_logits(model, data, every_redrawing=epoch == cfg.epochs)
+        figures = validation_figures(logits, data)
         seconds = time.perf_counter() - started
         history.append(
             {"epoch": epoch, "loss": loss, "train_accuracy": train_acc, **figures, "seconds": seconds}
@@ -318,7 +335,7 @@ def train_model(data: Data, cfg: TrainConfig) -> tuple[DigitCNN, list[dict]]:
             f"val acc {figures['val_accuracy']:.2%}  redrawn {figures['val_redrawn_accuracy']:.2%}  "
             f"non-digits found {figures['val_nondigits_found']:.2%}  ({seconds:.0f} s)"
         )
-    return model, history
+    return model, history, logits
 
 
 def train_epoch(
@@ -372,23 +389,26 @@ def bf16_available() -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def calibrate_reader(model: DigitCNN, data: Data, cfg: TrainConfig) -> dict:
+def calibrate_reader(model: DigitCNN, data: Data, cfg: TrainConfig, raw: dict[str, torch.Tensor]) -> dict:
     """Fit the temperature into the model and pick the reader's thresholds, on validation only.
 
+    `raw` is the model's `validation_logits` before calibration (temperature 1, every redrawing):
+    training has them from its last epoch, so the validation split is not read twice.
     Returns the card's "reader" section: the temperature, the thresholds and what they do to the
     validation split (the share of digits turned away or called unsure, the share of non-digits
     caught).
     """
+    if model.temperature.item() != 1.0:
+        raise ValueError("calibrate_reader: the model is calibrated already; `raw` must be uncalibrated")
     digits = torch.cat([data.val["mnist"].images, data.val["redrawn"].images])
     labels = torch.cat([data.val["mnist"].labels, data.val["redrawn"].labels])
-    model.temperature.fill_(1.0)
-    raw = predict_logits(model, digits).numpy()
-    temperature = calibrate.fit_temperature(raw, labels.numpy())
+    digit_logits = torch.cat([raw["mnist"], raw["redrawn"]]).numpy()
+    temperature = calibrate.fit_temperature(digit_logits, labels.numpy())
     model.temperature.fill_(temperature)
     # The thresholds act on the logits as the reader will serve them: second look included.
-    calibrated = as_served(model, digits, first_look=raw / temperature)
+    calibrated = as_served(model, digits, first_look=digit_logits / temperature)
     thresholds = calibrate.pick_thresholds(calibrated, cfg.rejected_share, cfg.unsure_share)
-    others = as_served(model, data.val["nondigits"].images)
+    others = as_served(model, data.val["nondigits"].images, first_look=raw["nondigits"].numpy() / temperature)
     return {
         "temperature": temperature,
         "not_a_digit_threshold": thresholds.not_a_digit,
@@ -398,15 +418,14 @@ def calibrate_reader(model: DigitCNN, data: Data, cfg: TrainConfig) -> dict:
     }
 
 
-def as_served(model: DigitCNN, images: torch.Tensor, first_look: np.ndarray | None = None) -> np.ndarray:
-    """The logits the Predictor would get for these 28x28 inputs: one pass (`first_look`, when the
-    caller has it already), and a second look (`second_look`) at the undecided ones."""
+def as_served(model: DigitCNN, images: torch.Tensor, first_look: np.ndarray) -> np.ndarray:
+    """The logits the Predictor would get for these 28x28 inputs: the model's first look at them
+    (calibrated, which the caller has already) and a second look (`second_look`) at the undecided."""
 
     def run(inputs: np.ndarray) -> np.ndarray:
         return predict_logits(model, torch.from_numpy(inputs)).numpy()
 
-    inputs = images.numpy()
-    return second_look.with_second_look(run(inputs) if first_look is None else first_look, inputs, run)
+    return second_look.with_second_look(first_look, images.numpy(), run)
 
 
 def _turned_away(logits: np.ndarray, thresholds: calibrate.ReaderThresholds) -> float:
@@ -470,10 +489,11 @@ def run(cfg: TrainConfig, data_dir: Path, out: Path, cache_dir: Path | None = No
     torch.set_num_threads(cfg.threads)
     started = time.perf_counter()
     mnist = load_mnist(data_dir)
-    data = prepare_data(mnist, cfg, Path(cache_dir) if cache_dir else get_settings().cache_dir)
+    cache_dir = Path(cache_dir) if cache_dir else get_settings().cache_dir
+    data = prepare_data(mnist, cfg, cache_dir)
     seconds = {"data": time.perf_counter() - started}
-    model, history = train_model(data, cfg)
-    reader = calibrate_reader(model, data, cfg)
+    model, history, val_logits = train_model(data, cfg)
+    reader = calibrate_reader(model, data, cfg, val_logits)
     seconds["training"] = time.perf_counter() - started - seconds["data"]
 
     # Everything is written to a staging folder first and moved into `out` only once the ONNX
@@ -481,7 +501,7 @@ def run(cfg: TrainConfig, data_dir: Path, out: Path, cache_dir: Path | None = No
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".incomplete-", dir=out))
     try:
-        card = write_outputs(model, history, reader, mnist, cfg, seconds, staging)
+        card = write_outputs(model, history, reader, mnist, cfg, seconds, staging, cache_dir)
         for path in staging.iterdir():
             os.replace(path, out / path.name)
     finally:
@@ -498,6 +518,7 @@ def write_outputs(
     cfg: TrainConfig,
     seconds: dict[str, float],
     out: Path,
+    cache_dir: Path,
 ) -> dict:
     """Score the test set (once), export and check ONNX, write the weights, then the card and plots
     with the reader's figures on the test sets."""
@@ -512,6 +533,7 @@ def write_outputs(
         history=history,
         val_accuracy=history[-1]["val_accuracy"],
         reader=reader,
+        cache_dir=cache_dir,
     )
     seconds["export_and_test"] = time.perf_counter() - started
     card["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
@@ -532,6 +554,7 @@ def export_with_card(
     history: list[dict],
     val_accuracy: float,
     reader: dict,
+    cache_dir: Path,
 ) -> dict:
     """A trained, calibrated model into `out`: the MNIST test set scored (once), the ONNX file
     exported and checked against torch, the weights, and the card with the reader's figures on the
@@ -558,7 +581,7 @@ def export_with_card(
         onnx_max_prob_diff=max_diff,
     )
     # The reader as served (preprocessing, segmentation, verdicts), on the test-side sets.
-    card["reader"].update(model_card.reader_test_figures(out, card, mnist.test))
+    card["reader"].update(model_card.reader_test_figures(out, card, mnist.test, cache_dir))
     return card
 
 

@@ -12,16 +12,13 @@ fat brush, and scribble, write letters and draw several digits at once. So train
 
 Each drawing goes through the product's own preprocessing, so training sees exactly what serving
 sees, and is kept as a 28x28 input. Making them takes minutes, so they are made once, on every
-core, and cached in the cache folder; the file's name holds a digest of everything that shaped
-them (the digits, the counts, the seed and the source of the drawing and preprocessing code), so
-a change to any of them makes a new file instead of reusing a stale one.
+core, and kept in the cache folder (`drawing_cache`: the file's name holds a digest of the digits,
+the counts, the seed and the source of the drawing and preprocessing code).
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from digit_knower import nondigits, picture, preprocess, redraw
+from digit_knower import drawing_cache, nondigits, picture, preprocess, redraw
 from digit_knower.preprocess import EmptyImageError
 
 # Work is handed to the processes in chunks this big, each with its own seed: the result is the
@@ -68,36 +65,15 @@ def load_or_make(
 ) -> Drawings:
     """The redrawings of `digits` and `count` non-digits (run-together digits taken from `donors`),
     from the cache when they were made before, else made now on `workers` processes and cached."""
-    key = _digest(digits, donors, redraws, count, seed)
-    path = Path(cache_dir) / f"drawings-{key}.npz"
-    if path.is_file():
-        with np.load(path) as cached:
-            return Drawings(**{name: cached[name] for name in cached.files})
+    path = drawing_cache.path(cache_dir, "drawings", (digits, donors), (redraws, count, seed), _SOURCES)
+    if (kept := drawing_cache.load(path)) is not None:
+        return Drawings(**kept)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         both = _redraw_all(pool, digits, redraws, seed)
         made, kinds = _draw_nondigits(pool, donors, count, seed + 1)
     drawings = Drawings(preprocessed=both[:, 0], redrawn=both[:, 1:], nondigits=made, nondigit_kinds=kinds)
-    _save(path, drawings)
+    drawing_cache.save(path, drawings.__dict__)
     return drawings
-
-
-def _digest(digits: NDArray[np.uint8], donors: NDArray[np.uint8], *numbers: int) -> str:
-    digest = hashlib.sha256()
-    for array in (digits, donors):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    digest.update(repr(numbers).encode())
-    for module in _SOURCES:
-        digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _save(path: Path, drawings: Drawings) -> None:
-    """Written beside, then renamed: a run stopped midway never leaves a broken cache file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with partial.open("wb") as out:
-        np.savez(out, **drawings.__dict__)
-    os.replace(partial, path)
 
 
 def _redraw_all(

@@ -110,7 +110,8 @@ def fine_tune(
     started = time.perf_counter()
     model.temperature.fill_(1.0)  # trained as the parent was; calibrated again below
     history = _steps(model, data, (x_feedback, y_feedback), recipe, cfg)
-    reader = train.calibrate_reader(model, data, recipe)
+    val_logits = train.validation_logits(model, data)
+    reader = train.calibrate_reader(model, data, recipe, val_logits)
     train_seconds = time.perf_counter() - started
 
     card = train.export_with_card(
@@ -121,8 +122,9 @@ def fine_tune(
         seed=cfg.seed,
         threads=cfg.threads,
         history=history,
-        val_accuracy=train.validation_figures(model, data)["val_accuracy"],
+        val_accuracy=train.validation_figures(val_logits, data)["val_accuracy"],
         reader=reader,
+        cache_dir=cache_dir,
     )
     card["fine_tune"] = asdict(cfg)
     card["train_seconds"] = round(train_seconds, 1)
