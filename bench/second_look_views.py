@@ -1,0 +1,97 @@
+"""Which views the second look should take: accuracy on the validation split for each choice.
+
+    .venv/bin/python bench/second_look_views.py [--model-dir model] [--data-dir ../shared/data/mnist]
+
+The second look (`digit_knower.second_look`) reads an undecided input again, shifted one pixel
+each way, and averages the readings. This bench tries other views beside the shifts: the strokes
+eroded or dilated by a pixel (a loop that a fat brush filled, a pen line too thin), the digit
+zoomed 10% in and out, and turned 10 degrees each way. Each choice is scored as the reader would
+use it (only the undecided inputs are read again), on the MNIST validation digits and their
+mouse-style redrawings: training's own split, held out of training, read from the drawing cache.
+Never on a test set. Prints figures; asserts nothing. Needs the `train` extra (torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from digit_knower import second_look, train
+from digit_knower.data import load_mnist
+from digit_knower.evaluate import onnx_logits
+from digit_knower.settings import get_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def warped(inputs: np.ndarray, zoom: float = 1.0, degrees: float = 0.0) -> np.ndarray:
+    """(N, 28, 28) uint8 inputs zoomed by `zoom` and turned by `degrees` about their centre."""
+    x = torch.from_numpy(inputs).float().unsqueeze(1)
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle) / zoom, math.sin(angle) / zoom
+    theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]]).expand(len(x), 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False).squeeze(1).round().clamp(0, 255).byte().numpy()
+
+
+def morphed(inputs: np.ndarray, change) -> np.ndarray:
+    x = torch.from_numpy(inputs).float().unsqueeze(1)
+    return change(x, 2).squeeze(1).clamp(0, 255).byte().numpy()
+
+
+def extra_views(inputs: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """Each candidate: the views it adds to the shifts."""
+    return {
+        "eroded": [morphed(inputs, train.erode)],
+        "dilated": [morphed(inputs, train.dilate)],
+        "zoomed 10% in and out": [warped(inputs, zoom=1.1), warped(inputs, zoom=0.9)],
+        "turned 10 degrees each way": [warped(inputs, degrees=10), warped(inputs, degrees=-10)],
+    }
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float((logits[:, :10].argmax(1) == labels).mean())
+
+
+def looked_again(first: np.ndarray, again: np.ndarray, readings: list[np.ndarray]) -> np.ndarray:
+    """The first look, its `again` rows averaged with their other readings, as the reader does."""
+    looked = first.copy()
+    looked[again] = (first[again] + sum(r[again] for r in readings)) / (1 + len(readings))
+    return looked
+
+
+def compare(name: str, onnx: Path, inputs: np.ndarray, labels: np.ndarray) -> None:
+    first = onnx_logits(onnx, inputs)
+    again = second_look.undecided(first)
+    shifts = [onnx_logits(onnx, np.roll(inputs, shift, axis=(1, 2))) for shift in second_look.SHIFTS]
+    print(f"{name} ({len(labels):,}; {again.mean():.1%} undecided, read again):")
+    print(f"  first look only: {accuracy(first, labels):.2%}")
+    served = looked_again(first, again, shifts)
+    print(f"  shifted one pixel each way (as served): {accuracy(served, labels):.2%}")
+    for view, made in extra_views(inputs).items():
+        extra = [onnx_logits(onnx, v) for v in made]
+        looked = looked_again(first, again, [*shifts, *extra])
+        print(f"  the shifts and {view}: {accuracy(looked, labels):.2%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model-dir", type=Path, default=REPO / "model")
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
+    args = parser.parse_args()
+    data = train.prepare_data(load_mnist(args.data_dir), train.TrainConfig(), get_settings().cache_dir)
+    onnx = args.model_dir / "digit_cnn.onnx"
+    for name, source in (("MNIST validation digits", "mnist"), ("their mouse-style redrawings", "redrawn")):
+        part = data.val[source]
+        compare(name, onnx, part.images.numpy(), part.labels.numpy())
+
+
+if __name__ == "__main__":
+    main()
