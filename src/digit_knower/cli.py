@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir",
         type=Path,
         default=settings.cache_dir,
-        help="where the redrawn digits and non-digits are kept once made (env DIGIT_KNOWER_CACHE_DIR)",
+        help="where the drawings are kept once made: training's redrawn digits and non-digits, and "
+        "the test-side drawings of the model card (env DIGIT_KNOWER_CACHE_DIR)",
     )
 
     p = add(

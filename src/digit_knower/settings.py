@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         default_factory=lambda: app_data_dir() / "cache",
         validation_alias="DIGIT_KNOWER_CACHE_DIR",
-        description="Where training keeps the drawings it makes once (redrawn digits, non-digits).",
+        description="Where training keeps the drawings it makes once (redrawn digits, non-digits, "
+        "and the model card's test-side drawings).",
     )
     state_dir: Path = Field(
         default_factory=app_data_dir,
