@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,38 +45,34 @@ def morphed(inputs: np.ndarray, change) -> np.ndarray:
     return change(x, 2).squeeze(1).clamp(0, 255).byte().numpy()
 
 
-def extra_views(inputs: np.ndarray) -> dict[str, list[np.ndarray]]:
-    """Each candidate: the views it adds to the shifts."""
-    return {
-        "eroded": [morphed(inputs, train.erode)],
-        "dilated": [morphed(inputs, train.dilate)],
-        "zoomed 10% in and out": [warped(inputs, zoom=1.1), warped(inputs, zoom=0.9)],
-        "turned 10 degrees each way": [warped(inputs, degrees=10), warped(inputs, degrees=-10)],
-    }
+# Each candidate: the views it adds to the shifts, of the inputs read again.
+EXTRA_VIEWS: dict[str, Callable[[np.ndarray], list[np.ndarray]]] = {
+    "eroded": lambda x: [morphed(x, train.erode)],
+    "dilated": lambda x: [morphed(x, train.dilate)],
+    "zoomed 10% in and out": lambda x: [warped(x, zoom=1.1), warped(x, zoom=0.9)],
+    "turned 10 degrees each way": lambda x: [warped(x, degrees=10), warped(x, degrees=-10)],
+}
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((logits[:, :10].argmax(1) == labels).mean())
 
 
-def looked_again(first: np.ndarray, again: np.ndarray, readings: list[np.ndarray]) -> np.ndarray:
-    """The first look, its `again` rows averaged with their other readings, as the reader does."""
-    looked = first.copy()
-    looked[again] = (first[again] + sum(r[again] for r in readings)) / (1 + len(readings))
-    return looked
-
-
 def compare(name: str, onnx: Path, inputs: np.ndarray, labels: np.ndarray) -> None:
-    first = onnx_logits(onnx, inputs)
-    again = second_look.undecided(first)
-    shifts = [onnx_logits(onnx, np.roll(inputs, shift, axis=(1, 2))) for shift in second_look.SHIFTS]
-    print(f"{name} ({len(labels):,}; {again.mean():.1%} undecided, read again):")
+    def run(views: np.ndarray) -> np.ndarray:
+        return onnx_logits(onnx, views)
+
+    first = run(inputs)
+    print(f"{name} ({len(labels):,}; {second_look.undecided(first).mean():.1%} undecided, read again):")
     print(f"  first look only: {accuracy(first, labels):.2%}")
-    served = looked_again(first, again, shifts)
+    served = second_look.with_second_look(first, inputs, run)
     print(f"  shifted one pixel each way (as served): {accuracy(served, labels):.2%}")
-    for view, made in extra_views(inputs).items():
-        extra = [onnx_logits(onnx, v) for v in made]
-        looked = looked_again(first, again, [*shifts, *extra])
+    for view, extra in EXTRA_VIEWS.items():
+
+        def shifts_and_extra(again: np.ndarray, extra=extra) -> np.ndarray:
+            return np.concatenate([second_look.shifted(again), *extra(again)])
+
+        looked = second_look.with_second_look(first, inputs, run, views=shifts_and_extra)
         print(f"  the shifts and {view}: {accuracy(looked, labels):.2%}")
 
 

@@ -50,12 +50,19 @@ def shifted(inputs: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return np.concatenate([np.roll(inputs, shift, axis=(1, 2)) for shift in SHIFTS])
 
 
-def with_second_look(logits: NDArray[np.float32], inputs: NDArray[np.uint8], run: Run) -> NDArray[np.float32]:
-    """`logits` of `inputs`, those of the undecided rows replaced by the mean over five views."""
+def with_second_look(
+    logits: NDArray[np.float32],
+    inputs: NDArray[np.uint8],
+    run: Run,
+    views: Callable[[NDArray[np.uint8]], NDArray[np.uint8]] = shifted,
+) -> NDArray[np.float32]:
+    """`logits` of `inputs`, those of the undecided rows replaced by the mean over the first look
+    and the `views` of them: the four shifts, as the reader serves (`bench/second_look_views.py`
+    tries others; `views` returns them view by view, as `shifted` does)."""
     again = np.flatnonzero(undecided(logits))
     if again.size == 0:
         return logits
-    views = run(shifted(inputs[again])).reshape(len(SHIFTS), again.size, logits.shape[1])
+    seen = run(views(inputs[again])).reshape(-1, again.size, logits.shape[1])
     looked = logits.copy()
-    looked[again] = (logits[again] + views.sum(axis=0)) / (len(SHIFTS) + 1)
+    looked[again] = (logits[again] + seen.sum(axis=0)) / (len(seen) + 1)
     return looked
