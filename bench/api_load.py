@@ -29,12 +29,11 @@ from pathlib import Path
 import httpx
 import psycopg
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from tests.support import servers
+from tests.support.api import drawn_one
+from tests.support.postgres_server import PostgresServer
 
-from tests import servers  # noqa: E402
-from tests.api_helpers import drawn_one  # noqa: E402
-from tests.postgres_server import PostgresServer  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 BOUNDARY = "dkbenchboundary7d3a"
 

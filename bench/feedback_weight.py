@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -27,17 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
+from digit_knower import Predictor
+from digit_knower.data.mnist import load_mnist
+from digit_knower.lifecycle import feedback
+from digit_knower.reader.predictor import MODEL_FILE
+from digit_knower.settings import SHIPPED_MODEL_DIR, get_settings
+from digit_knower.store import Feedback, uuid7
+from digit_knower.training import (
+    evaluate,
+    finetune,
+)
+from tests.support.seven_segment import balanced_labels, seven_segment_drawings
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from tests.seven_segment import balanced_labels, seven_segment_drawings  # noqa: E402
-
-from digit_knower import Predictor, evaluate  # noqa: E402
-from digit_knower.data import load_mnist  # noqa: E402
-from digit_knower.lifecycle import feedback, finetune  # noqa: E402
-from digit_knower.predictor import MODEL_FILE  # noqa: E402
-from digit_knower.settings import SHIPPED_MODEL_DIR, get_settings  # noqa: E402
-from digit_knower.store import Feedback, uuid7  # noqa: E402
 
 FEEDBACK_SEED, FRESH_SEED = 1, 2
 

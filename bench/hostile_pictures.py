@@ -22,16 +22,15 @@ import httpx
 import numpy as np
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from tests import servers  # noqa: E402
-from tests.hostile_pictures import (  # noqa: E402
+from tests.support import servers
+from tests.support.hostile_pictures import (
     encoded,
     read_in_a_fresh_process,
     scan_bomb,
     sixteen_bit_png,
 )
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def pictures() -> dict[str, bytes]:

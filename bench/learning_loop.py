@@ -37,13 +37,15 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from bench.api_load import lua_bytes
+from tests.support import (
+    learning_loop,
+    servers,
+)
+from tests.support.postgres_server import PostgresServer
+from tests.support.seven_segment import canvas_png, seven_segment
 
-from bench.api_load import lua_bytes  # noqa: E402
-from tests import learning_loop, servers  # noqa: E402
-from tests.postgres_server import PostgresServer  # noqa: E402
-from tests.seven_segment import canvas_png, seven_segment  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Each wrk thread (one connection each) counts the versions it was answered by, in order.
 WRK_SCRIPT = """

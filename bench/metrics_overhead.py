@@ -20,8 +20,8 @@ import tempfile
 
 CHILD = """
 import sys, time
-from digit_knower import metrics
-from digit_knower.predictor import Prediction
+from digit_knower.serving import metrics
+from digit_knower.reader.predictor import Prediction
 import numpy as np
 
 prediction = Prediction(1, 0.99, (0.1,) * 10, np.zeros((28, 28), np.uint8), "v", "digit", (1,))

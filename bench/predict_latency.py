@@ -5,7 +5,7 @@ Prints, for the model in --model-dir:
   (target: at most 1 ms), and of its two halves: preprocessing, and the ONNX model alone;
 - `predict_batch` of 256 canvases, in images per second;
 - torch eager on the same 28x28 input, in the same run, for comparison (needs torch and
-  `digit_knower.model`; skipped with a note otherwise);
+  `digit_knower.training.model`; skipped with a note otherwise);
 - accuracy through `predict_batch` on the full MNIST test set (target: at least 99.6%),
   and how often it agrees with the model run on the raw test tensors.
 
@@ -29,9 +29,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from digit_knower import Predictor
-from digit_knower.data import load_test
-from digit_knower.predictor import INPUT_NAME, OUTPUT_NAME
-from digit_knower.preprocess import preprocess
+from digit_knower.data.mnist import load_test
+from digit_knower.reader.predictor import INPUT_NAME, OUTPUT_NAME
+from digit_knower.reader.preprocess import preprocess
 from digit_knower.settings import get_settings
 
 CANVAS = 280
@@ -74,9 +74,9 @@ def torch_eager(model_dir: Path) -> Callable[[np.ndarray], object] | str:
     try:
         import torch
 
-        from digit_knower.model import DigitCNN
+        from digit_knower.training.model import DigitCNN
     except ImportError as e:
-        return f"skipped: torch or digit_knower.model is missing ({e})"
+        return f"skipped: torch or digit_knower.training.model is missing ({e})"
     weights = model_dir / "digit_cnn.pt"
     if not weights.exists():
         return f"skipped: no {weights}"

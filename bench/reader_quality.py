@@ -3,7 +3,8 @@
     .venv/bin/python bench/reader_quality.py [--model-dir model] [--data-dir ../shared/data/mnist]
 
 All sets are built from MNIST *test* digits (or drawn from scratch) with fixed seeds
-(digit_knower.quality), and read through the whole reader: preprocessing, segmentation, the ONNX
+(digit_knower.training.reader_quality), and read through the whole reader: preprocessing,
+segmentation, the ONNX
 model and its verdicts. Prints, with the sizes of the sets:
 - MNIST test through predict_batch: accuracy (the best guess, whatever the verdict), how many
   are not called "digit", and the ECE (15 bins) before and after temperature scaling;
@@ -26,10 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_knower import calibrate, quality, redraw
-from digit_knower.data import load_test
-from digit_knower.evaluate import onnx_logits
-from digit_knower.predictor import Predictor
+from digit_knower.data.mnist import load_test
+from digit_knower.reader.predictor import Predictor
+from digit_knower.settings import SHIPPED_MODEL_DIR
+from digit_knower.training import calibrate
+from digit_knower.training import reader_quality as quality
+from digit_knower.training.drawings import redraw
+from digit_knower.training.evaluate import onnx_logits
 
 
 def mnist(predictor: Predictor, model_dir: Path, test) -> None:
@@ -118,7 +122,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model-dir", type=Path, default=Path("model"), help="the model folder to measure")
+    parser.add_argument(
+        "--model-dir", type=Path, default=SHIPPED_MODEL_DIR, help="the model folder to measure"
+    )
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist"), help="MNIST folder")
     parser.add_argument("--per-polarity", type=int, default=1000, help="mouse-style digits per polarity")
     parser.add_argument(

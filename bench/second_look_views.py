@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/second_look_views.py [--model-dir model] [--data-dir ../shared/data/mnist]
 
-The second look (`digit_knower.second_look`) reads an undecided input again, shifted one pixel
+The second look (`digit_knower.reader.second_look`) reads an undecided input again, shifted one pixel
 each way, and averages the readings. This bench tries other views beside the shifts: the strokes
 eroded or dilated by a pixel (a loop that a fat brush filled, a pen line too thin), the digit
 zoomed 10% in and out, and turned 10 degrees each way. Each choice is scored as the reader would
@@ -22,10 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from digit_knower import second_look, train
-from digit_knower.data import load_mnist
-from digit_knower.evaluate import onnx_logits
-from digit_knower.settings import get_settings
+from digit_knower.data.mnist import load_mnist
+from digit_knower.reader import second_look
+from digit_knower.settings import SHIPPED_MODEL_DIR, get_settings
+from digit_knower.training import train
+from digit_knower.training.evaluate import onnx_logits
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model-dir", type=Path, default=REPO / "model")
+    parser.add_argument("--model-dir", type=Path, default=SHIPPED_MODEL_DIR)
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
     args = parser.parse_args()
     data = train.prepare_data(load_mnist(args.data_dir), train.TrainConfig(), get_settings().cache_dir)

@@ -22,10 +22,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # tests/postgres_server.py, for the throwaway server
+from digit_knower.store import PredictionRecord, Store, uuid7
 
-from digit_knower.store import PredictionRecord, Store, uuid7  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def make_records(n: int, rng: random.Random) -> list[PredictionRecord]:
@@ -108,7 +107,7 @@ def main() -> int:
             if args.database_url:
                 lines += measure("PostgreSQL", args.database_url, args, rng)
             else:
-                from tests.postgres_server import PostgresServer
+                from tests.support.postgres_server import PostgresServer
 
                 server = PostgresServer()
                 try:

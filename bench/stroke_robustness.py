@@ -3,7 +3,7 @@
 Each MNIST digit is re-drawn on a 280x280 canvas the way a person would draw it in the app: the
 digit is upscaled, reduced to its skeleton, and the skeleton is traced again with a round brush,
 thin (2 px) or thick (up to 40 px). The canvas then goes through the product's own MNIST-style preprocessing
-(digit_knower.preprocess: crop to the ink, fit 20x20, centre of mass) and the model.
+(digit_knower.reader.preprocess: crop to the ink, fit 20x20, centre of mass) and the model.
 
 Used to check the stroke-thickness augmentation on the validation split (the default), and to
 measure the shipped model on the test split. Needs scikit-image for the skeleton.
@@ -21,10 +21,11 @@ from PIL import Image
 from scipy import ndimage
 from skimage.morphology import disk, skeletonize
 
-from digit_knower.data import load_mnist
-from digit_knower.evaluate import onnx_logits
-from digit_knower.predictor import MODEL_FILE
-from digit_knower.preprocess import preprocess
+from digit_knower.data.mnist import load_mnist
+from digit_knower.reader.predictor import MODEL_FILE
+from digit_knower.reader.preprocess import preprocess
+from digit_knower.settings import SHIPPED_MODEL_DIR
+from digit_knower.training.evaluate import onnx_logits
 
 CANVAS = 280
 
@@ -41,7 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model-dir", type=Path, nargs="+", default=[Path("model")])
+    parser.add_argument("--model-dir", type=Path, nargs="+", default=[SHIPPED_MODEL_DIR])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist"))
     parser.add_argument("--split", choices=["val", "test"], default="val")
     parser.add_argument("--count", type=int, default=2000, help="digits to re-draw")

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from digit_knower.settings import SHIPPED_MODEL_DIR
+
 REPO = Path(__file__).resolve().parents[1]
 CLI = REPO / ".venv" / "bin" / "digit-knower"
 
@@ -69,7 +71,7 @@ def main() -> None:
             report("default training, empty cache", *timed_training(args.data_dir, cache_dir))
         report("quick preset (--epochs 1)", *timed_training(args.data_dir, cache_dir, "--epochs", "1"))
 
-    shipped = json.loads((REPO / "model" / "model_card.json").read_text())
+    shipped = json.loads((SHIPPED_MODEL_DIR / "model_card.json").read_text())
     print(
         f"shipped model {shipped['version']}: MNIST test {shipped['test_accuracy']:.2%}, "
         f"seconds {shipped['seconds']}, "

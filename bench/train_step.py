@@ -25,8 +25,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in train.py
 
 import torch
 
-from digit_knower import evaluate, train
-from digit_knower.model import DigitCNN
+from digit_knower.training import evaluate, train
+from digit_knower.training.model import DigitCNN
 
 
 def pool_last(model: DigitCNN) -> DigitCNN:

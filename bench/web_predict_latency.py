@@ -14,15 +14,12 @@ import argparse
 import statistics
 import sys
 import tempfile
-from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.*
-
-from tests import servers
-from tests.e2e.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium
+from tests.support import servers
+from tests.support.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium
 
 
 def measure(rounds: int) -> list[float]:

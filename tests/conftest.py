@@ -10,8 +10,8 @@ import pytest
 from PIL import ImageFile
 
 from digit_knower.store import Store
-from tests import learning_loop as loop
-from tests.postgres_server import PostgresServer, own_server
+from tests.support import learning_loop as loop
+from tests.support.postgres_server import PostgresServer, own_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MNIST_FILES = (

@@ -12,16 +12,16 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from digit_knower.picture import EmptyImageError, InvalidImageError
-    from digit_knower.predictor import Prediction, Predictor
+    from digit_knower.reader.picture import EmptyImageError, InvalidImageError
+    from digit_knower.reader.predictor import Prediction, Predictor
 
 __all__ = ["EmptyImageError", "InvalidImageError", "Prediction", "Predictor"]
 
 _HOMES = {
-    "Predictor": "digit_knower.predictor",
-    "Prediction": "digit_knower.predictor",
-    "EmptyImageError": "digit_knower.picture",
-    "InvalidImageError": "digit_knower.picture",
+    "Predictor": "digit_knower.reader.predictor",
+    "Prediction": "digit_knower.reader.predictor",
+    "EmptyImageError": "digit_knower.reader.picture",
+    "InvalidImageError": "digit_knower.reader.picture",
 }
 
 

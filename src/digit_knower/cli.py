@@ -13,29 +13,29 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from digit_knower.settings import get_settings
+from digit_knower.settings import SHIPPED_MODEL_DIR, get_settings
 
 
 def _train(args: argparse.Namespace) -> int:
-    from digit_knower import train
+    from digit_knower.training import train
 
     return train.main(args)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from digit_knower import evaluate
+    from digit_knower.training import evaluate
 
     return evaluate.main(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from digit_knower.web import launch
+    from digit_knower.web import serve_command as launch
 
     return launch.main(args)
 
 
 def _api(args: argparse.Namespace) -> int:
-    from digit_knower.api import launch
+    from digit_knower.api import api_command as launch
 
     return launch.main(args)
 
@@ -47,13 +47,13 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from digit_knower.lifecycle import cli as models_cli
+    from digit_knower.lifecycle import models_command as models_cli
 
     return models_cli.main(args)
 
 
 def _db(args: argparse.Namespace) -> int:
-    from digit_knower.store import cli as store_cli
+    from digit_knower.store import db_command as store_cli
 
     return store_cli.main(args)
 
@@ -110,7 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=int, default=None, help="mini-batch size, all three sources (default: 256)"
     )
     p.add_argument(
-        "--out", type=Path, default=Path("model"), help="folder for the ONNX file, weights, card and plots"
+        "--out",
+        type=Path,
+        default=SHIPPED_MODEL_DIR,
+        help="folder for the ONNX file, weights, card and plots",
     )
     p.add_argument(
         "--data-dir", type=Path, default=settings.data_dir, help="MNIST folder (env DIGIT_KNOWER_DATA_DIR)"

@@ -14,10 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_NAME = "digit-knower"
 
-# In a source checkout the shipped model lies at the repository root; an installed
-# package (the Docker image) points DIGIT_KNOWER_MODEL_DIR at its copy instead.
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_MODEL_DIR = REPO_ROOT / "model"
+# The shipped model is package data: a wheel carries it, so a plain `pip install` can read.
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "reader" / "shipped"
 
 
 def app_data_dir() -> Path:

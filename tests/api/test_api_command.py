@@ -23,10 +23,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests import servers
-from tests.api_helpers import drawn_one
-from tests.hostile_pictures import scan_bomb, sixteen_bit_png
-from tests.postgres_server import PostgresServer
+from tests.support import servers
+from tests.support.api import drawn_one
+from tests.support.hostile_pictures import scan_bomb, sixteen_bit_png
+from tests.support.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.postgres
 

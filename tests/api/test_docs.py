@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from digit_knower.api import create_app
 from digit_knower.settings import get_settings
-from tests.api_helpers import drawn_one
+from tests.support.api import drawn_one
 
 KEY = "s3cret-key"
 PAGES = ("/docs", "/openapi.json")

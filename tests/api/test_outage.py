@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from digit_knower.api import create_app
 from digit_knower.settings import get_settings
 from digit_knower.store import Store
-from tests import servers
-from tests.api_helpers import drawn_one
-from tests.postgres_server import own_server
+from tests.support import servers
+from tests.support.api import drawn_one
+from tests.support.postgres_server import own_server
 
 GIVE_UP_S = 120  # a deadline for giving up, not a measure (bench/outbox_drain.py measures)
 API_ROWS = "SELECT id FROM predictions WHERE source = 'api'"

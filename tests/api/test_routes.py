@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from digit_knower.api import create_app
 from digit_knower.cli import main as cli_main
 from digit_knower.settings import get_settings
-from tests.api_helpers import blank_png, drawn_one, one_pixels
+from tests.support.api import blank_png, drawn_one, one_pixels
 
 PROBLEM = "application/problem+json"
 
@@ -385,7 +385,7 @@ def test_an_out_of_date_postgres_schema_stops_start_up_with_one_line(
 
 @pytest.mark.postgres
 def test_a_database_down_at_start_does_not_stop_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.postgres_server import PostgresServer
+    from tests.support.postgres_server import PostgresServer
 
     server = PostgresServer()  # our own, so the shared server stays up
     server.start()

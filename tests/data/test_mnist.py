@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_knower import data
-from digit_knower.data import TEST_IMAGES, TEST_LABELS, DataError
+from digit_knower.data import mnist as data
+from digit_knower.data.mnist import TEST_IMAGES, TEST_LABELS, DataError
 
 
 def write_idx(path: Path, magic: int, dims: list[int], body: bytes) -> Path:

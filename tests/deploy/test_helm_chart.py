@@ -24,9 +24,9 @@ from yamllint import linter
 from yamllint.config import YamlLintConfig
 
 from digit_knower.store.engine import parse_url
-from tests.deploy_helpers import parses_in_cli
+from tests.support.deploy import parses_in_cli
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "deploy" / "helm" / "digit-knower"
 CI_VALUES = {path.stem: path for path in sorted((CHART / "ci").glob("*.yaml"))}
 VALUE_SETS = ["defaults", *CI_VALUES]

@@ -22,11 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from digit_knower.settings import Settings
+from digit_knower.settings import SHIPPED_MODEL_DIR, Settings
 from digit_knower.store import Store
-from tests import servers
-from tests.api_helpers import drawn_one
-from tests.deploy_helpers import (
+from tests.support import servers
+from tests.support.api import drawn_one
+from tests.support.deploy import (
     COMPOSE_FILE,
     DOCKERFILE,
     ENV_EXAMPLE,
@@ -42,7 +42,7 @@ from tests.deploy_helpers import (
     replay_stage,
     stage_chain,
 )
-from tests.postgres_server import free_port
+from tests.support.postgres_server import free_port
 
 APP_SERVICES = ("migrate", "web", "api")
 IMAGE_TARGETS = ("api", "web", "train")
@@ -275,7 +275,7 @@ def runtime_env(dockerfile: dict, venv: Path, root: Path) -> dict[str, str]:
     env = env_of(dockerfile["runtime"])
     model_dir, state_dir = root / "model", root / "state"
     # As the image's `COPY model ...`, less what .dockerignore leaves out (the torch weights).
-    shutil.copytree(REPO_ROOT / "model", model_dir, ignore=shutil.ignore_patterns("*.pt"))
+    shutil.copytree(SHIPPED_MODEL_DIR, model_dir, ignore=shutil.ignore_patterns("*.pt"))
     state_dir.mkdir()
     (root / "home").mkdir()
     (root / "cwd").mkdir()  # no .env there: only the environment configures the app
@@ -421,5 +421,5 @@ def test_api_image_serves_the_api_and_logs_the_prediction(
 
     with Store(image_database) as store:
         stored = store.get(uuid.UUID(created["id"]))
-    card = json.loads((REPO_ROOT / "model" / "model_card.json").read_text())
+    card = json.loads((SHIPPED_MODEL_DIR / "model_card.json").read_text())
     assert (stored.source, stored.digit, stored.model_version) == ("api", created["digit"], card["version"])

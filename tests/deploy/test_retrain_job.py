@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from digit_knower import cli
-from tests.deploy_helpers import compose, docker_config_with_compose
+from tests.support.deploy import compose, docker_config_with_compose
 
 REGISTRY = "/var/lib/digit-knower-models"
 
@@ -52,7 +52,7 @@ def test_retrain_runs_the_training_image_on_the_same_database_and_promotes_throu
 
 
 def test_the_serving_image_makes_the_volume_folders_its_users(services: dict) -> None:
-    dockerfile = (Path(__file__).resolve().parents[1] / "Dockerfile").read_text()
+    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
     assert (
         f"chown digitknower:digitknower /var/lib/digit-knower {REGISTRY} /var/lib/digit-knower-mnist"
         in dockerfile
@@ -66,10 +66,10 @@ def test_the_serving_side_of_the_loop_imports_no_torch(tmp_path: Path) -> None:
         "import sys\n"
         "from digit_knower.cli import main\n"
         "assert main(['models', 'list']) == 0\n"
-        "import digit_knower.api.app, digit_knower.lifecycle.serving, digit_knower.web.models_view\n"
+        "import digit_knower.api.app, digit_knower.serving.live_model, digit_knower.web.models_view\n"
         "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'skimage'))\n"
         "assert not leaked, leaked\n"
-        "assert not {'digit_knower.train', 'digit_knower.lifecycle.finetune'} & sys.modules.keys()\n"
+        "assert not {'digit_knower.training.train', 'digit_knower.training.finetune'} & sys.modules.keys()\n"
     )
     env = {
         **os.environ,

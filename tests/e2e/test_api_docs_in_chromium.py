@@ -14,8 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Request, sync_playwright
 
-from tests import servers
-from tests.e2e.browser import ARTIFACTS, RESULT_TIMEOUT_MS, launch_chromium
+from tests.support import servers
+from tests.support.browser import ARTIFACTS, RESULT_TIMEOUT_MS, launch_chromium
 
 pytestmark = pytest.mark.e2e
 

@@ -14,10 +14,10 @@ import pytest
 from playwright.sync_api import Locator, Page, sync_playwright
 
 from digit_knower import Predictor
-from tests import servers
-from tests.e2e.browser import ARTIFACTS, RESULT_TIMEOUT_MS, DigitPage, launch_chromium
-from tests.learning_loop import LoopRun
-from tests.lifecycle_helpers import SHIPPED_VERSION
+from tests.support import servers
+from tests.support.browser import ARTIFACTS, RESULT_TIMEOUT_MS, DigitPage, launch_chromium
+from tests.support.learning_loop import LoopRun
+from tests.support.lifecycle import SHIPPED_VERSION
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 DEADLINE_S = 120  # for giving up, never a performance assertion

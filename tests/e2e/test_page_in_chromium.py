@@ -22,8 +22,8 @@ from playwright.sync_api import sync_playwright
 
 from digit_knower import InvalidImageError, Predictor
 from digit_knower.store import Store
-from tests import servers
-from tests.e2e.browser import (
+from tests.support import servers
+from tests.support.browser import (
     ARTIFACTS,
     STROKES,
     DigitPage,
@@ -32,7 +32,7 @@ from tests.e2e.browser import (
     stroke_scribble,
     upload,
 )
-from tests.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.e2e
 

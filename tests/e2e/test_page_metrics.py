@@ -10,10 +10,10 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from digit_knower import Predictor
-from tests import servers
-from tests.e2e.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium
-from tests.metrics_helpers import parse, value
-from tests.postgres_server import free_port
+from tests.support import servers
+from tests.support.browser import ARTIFACTS, STROKES, DigitPage, launch_chromium
+from tests.support.metrics import parse, value
+from tests.support.postgres_server import free_port
 
 pytestmark = pytest.mark.e2e
 

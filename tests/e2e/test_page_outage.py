@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests import servers
-from tests.e2e.browser import ARTIFACTS, RESULT_TIMEOUT_MS, STROKES, DigitPage, launch_chromium
-from tests.postgres_server import own_server
+from tests.support import servers
+from tests.support.browser import ARTIFACTS, RESULT_TIMEOUT_MS, STROKES, DigitPage, launch_chromium
+from tests.support.postgres_server import own_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from digit_knower import Predictor, service
+from digit_knower import Predictor
 from digit_knower.cli import main as cli_main
-from digit_knower.data import load_mnist
+from digit_knower.data.mnist import load_mnist
 from digit_knower.lifecycle.retrain import EXIT_REFUSED
-from digit_knower.predictor import CARD_FILE, MODEL_FILE
+from digit_knower.reader.predictor import CARD_FILE, MODEL_FILE
+from digit_knower.serving import predict_and_log as service
 from digit_knower.settings import get_settings
 from digit_knower.store import Store
-from tests.api_helpers import drawn_one
-from tests.learning_loop import LoopRun
-from tests.lifecycle_helpers import SHIPPED_VERSION
+from tests.support.api import drawn_one
+from tests.support.learning_loop import LoopRun
+from tests.support.lifecycle import SHIPPED_VERSION
 
 
 @pytest.fixture

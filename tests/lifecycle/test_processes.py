@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from digit_knower.store import Store
-from tests import servers
-from tests.api_helpers import drawn_one
-from tests.lifecycle_helpers import SHIPPED_VERSION, registered_copy
+from tests.support import servers
+from tests.support.api import drawn_one
+from tests.support.lifecycle import SHIPPED_VERSION, registered_copy
 
 NEW = "dk-20261202-promoted"
 REFRESH_S = 1

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from digit_knower import Predictor
-from digit_knower import picture as picture_module
-from digit_knower.picture import (
+from digit_knower.reader import picture as picture_module
+from digit_knower.reader.picture import (
     MAX_JPEG_SCANS,
     InvalidImageError,
     UnsupportedFormatError,
@@ -22,9 +22,9 @@ from digit_knower.picture import (
     decoding_cost,
     grey_on_paper,
 )
-from digit_knower.preprocess import preprocess
-from tests.api_helpers import drawn_one
-from tests.hostile_pictures import encoded, read_in_a_fresh_process, scan_bomb, sixteen_bit_png
+from digit_knower.reader.preprocess import preprocess
+from tests.support.api import drawn_one
+from tests.support.hostile_pictures import encoded, read_in_a_fresh_process, scan_bomb, sixteen_bit_png
 
 
 def one(mode: str = "L", size: int = 280) -> Image.Image:

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
 from digit_knower.api import create_app
-from digit_knower.picture import ACCEPTED_FORMATS, NAMED_FORMATS
+from digit_knower.reader.picture import ACCEPTED_FORMATS, NAMED_FORMATS
 from digit_knower.settings import get_settings
 
 PROBLEM = "application/problem+json"

@@ -15,11 +15,12 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor, second_look
-from digit_knower import redraw as drawing
-from digit_knower.data import Split, load_test
-from digit_knower.predictor import CARD_FILE, MODEL_FILE, ModelNotFoundError
+from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor
+from digit_knower.data.mnist import Split, load_test
+from digit_knower.reader import second_look
+from digit_knower.reader.predictor import CARD_FILE, MODEL_FILE, ModelNotFoundError
 from digit_knower.settings import SHIPPED_MODEL_DIR
+from digit_knower.training.drawings import redraw as drawing
 
 
 @pytest.fixture(scope="module")

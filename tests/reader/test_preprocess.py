@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from digit_knower import redraw as drawing
-from digit_knower.data import Split, load_test
-from digit_knower.preprocess import (
+from digit_knower.data.mnist import Split, load_test
+from digit_knower.reader.preprocess import (
     STROKE_BAND,
     EmptyImageError,
     InvalidImageError,
@@ -25,6 +24,7 @@ from digit_knower.preprocess import (
     preprocess,
     stroke_width,
 )
+from digit_knower.training.drawings import redraw as drawing
 
 
 @pytest.fixture(scope="module")

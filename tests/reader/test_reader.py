@@ -2,7 +2,8 @@
 
 The drawings are built here, by hand (strokes on a 280x280 canvas) or from MNIST *test* digits
 redrawn, and read by the shipped model through the whole reader. The slow tests hold the reader
-to the figures of its issue on fixed sets (see digit_knower.quality and bench/reader_quality.py).
+to the figures of its issue on fixed sets (see digit_knower.training.reader_quality and
+bench/reader_quality.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digit_knower import Predictor, quality, redraw
-from digit_knower.data import Split, load_test
+from digit_knower import Predictor
+from digit_knower.data.mnist import Split, load_test
 from digit_knower.settings import SHIPPED_MODEL_DIR
+from digit_knower.training import reader_quality as quality
+from digit_knower.training.drawings import redraw
 
 
 @pytest.fixture(scope="module")

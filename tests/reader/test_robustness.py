@@ -17,9 +17,9 @@ import pytest
 from numpy.typing import NDArray
 
 from digit_knower import EmptyImageError, Predictor
-from digit_knower import redraw as drawing
-from digit_knower.data import Split, load_test
+from digit_knower.data.mnist import Split, load_test
 from digit_knower.settings import SHIPPED_MODEL_DIR
+from digit_knower.training.drawings import redraw as drawing
 
 pytestmark = pytest.mark.slow
 

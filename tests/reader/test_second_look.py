@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digit_knower import second_look
+from digit_knower.reader import second_look
 
 
 def logits_for(confidences: list[float], not_a_digit: list[float]) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from digit_knower.segment import digit_spans
+from digit_knower.reader.segment import digit_spans
 
 
 def spans(mask: np.ndarray) -> list[slice]:

@@ -13,10 +13,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from digit_knower import evaluate
-from digit_knower.data import load_test
+from digit_knower.data.mnist import load_test
+from digit_knower.settings import SHIPPED_MODEL_DIR
+from digit_knower.training import evaluate
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
+MODEL_DIR = SHIPPED_MODEL_DIR
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digit_knower.verdict import Reading, Thresholds, describe, read, several_digits
+from digit_knower.reader.verdict import Reading, Thresholds, describe, read, several_digits
 
 THRESHOLDS = Thresholds(not_a_digit_from=0.5, unsure_below=0.6)
 

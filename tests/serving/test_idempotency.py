@@ -20,14 +20,14 @@ from sqlalchemy import inspect, select
 
 from digit_knower.api import create_app
 from digit_knower.cli import main as cli_main
-from digit_knower.idempotency import picture_sha256, prediction_id
+from digit_knower.serving.idempotency import picture_sha256, prediction_id
 from digit_knower.settings import get_settings
 from digit_knower.store import Store
 from digit_knower.store.idempotency_keys import KEY_TTL, IdempotencyKeys, _bind
-from digit_knower.store.models import idempotency_keys
-from tests.api_helpers import blank_png, drawn_one, one_pixels
-from tests.postgres_server import PostgresServer
-from tests.test_store import make_record
+from digit_knower.store.tables import idempotency_keys
+from tests.store.test_repository import make_record
+from tests.support.api import blank_png, drawn_one, one_pixels
+from tests.support.postgres_server import PostgresServer
 
 PROBLEM = "application/problem+json"
 

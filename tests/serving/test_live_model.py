@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from digit_knower.lifecycle.registry import Registry
-from digit_knower.lifecycle.serving import LiveModel
-from digit_knower.predictor import MODEL_FILE
+from digit_knower.reader.predictor import MODEL_FILE
+from digit_knower.serving.live_model import LiveModel
+from digit_knower.serving.registry import Registry
 from digit_knower.settings import SHIPPED_MODEL_DIR
 from digit_knower.store import Store
-from tests.api_helpers import drawn_one
-from tests.lifecycle_helpers import SHIPPED_CARD, SHIPPED_VERSION, registered_copy
+from tests.support.api import drawn_one
+from tests.support.lifecycle import SHIPPED_CARD, SHIPPED_VERSION, registered_copy
 
 NEW = "dk-20261202-newmodel"
 # A deadline for giving up, never a performance assertion (see tests/servers.py).
@@ -68,7 +68,7 @@ def test_a_promoted_model_whose_folder_is_missing_keeps_the_old_model_and_says_w
     moved = registry.root.parent / "elsewhere"
     shutil.move(registry.root / NEW, moved)
 
-    with caplog.at_level(logging.ERROR, logger="digit_knower.lifecycle.serving"):
+    with caplog.at_level(logging.ERROR, logger="digit_knower.serving.live_model"):
         assert live.refresh() is False
         assert live.refresh() is False
     assert live.predictor.model_version == SHIPPED_VERSION
@@ -105,7 +105,7 @@ def test_a_corrupt_model_folder_keeps_the_old_model_serving(
     damage(registry.root / NEW)
     store.promote(NEW, by="test", reason="")
 
-    with caplog.at_level(logging.ERROR, logger="digit_knower.lifecycle.serving"):
+    with caplog.at_level(logging.ERROR, logger="digit_knower.serving.live_model"):
         assert live.refresh() is False
     assert live.predictor.model_version == SHIPPED_VERSION
     assert live.predictor.predict(drawn_one()).model_version == SHIPPED_VERSION

@@ -20,17 +20,18 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from digit_knower import Predictor, metrics
+from digit_knower import Predictor
 from digit_knower.api import create_app
 from digit_knower.cli import main as cli_main
+from digit_knower.serving import metrics
 from digit_knower.settings import get_settings
 from digit_knower.store.outbox import DEAD_LETTER_AFTER, Outbox
-from tests import servers
-from tests.api_helpers import blank_png, drawn_one
-from tests.metrics_helpers import Samples, parse, value
-from tests.postgres_server import free_port
-from tests.test_store import make_record
-from tests.test_store_outbox import POISON_LATENCY_MS, open_store, queue_prediction, refuse_poison
+from tests.store.test_outbox import POISON_LATENCY_MS, open_store, queue_prediction, refuse_poison
+from tests.store.test_repository import make_record
+from tests.support import servers
+from tests.support.api import blank_png, drawn_one
+from tests.support.metrics import Samples, parse, value
+from tests.support.postgres_server import free_port
 
 
 def scrape(client: TestClient | httpx.Client, path: str = "/metrics") -> Samples:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from digit_knower import EmptyImageError, Prediction, Predictor
-from digit_knower.picture import decoding_cost, pixel_count
-from digit_knower.service import INLINE_MAX_COST, predict_and_log, predict_and_log_async
-from tests.api_helpers import blank_png, drawn_one
-from tests.hostile_pictures import scan_bomb
+from digit_knower.reader.picture import decoding_cost, pixel_count
+from digit_knower.serving.predict_and_log import INLINE_MAX_COST, predict_and_log, predict_and_log_async
+from tests.support.api import blank_png, drawn_one
+from tests.support.hostile_pictures import scan_bomb
 
 
 def test_a_drawing_is_read_and_logged_once_with_its_source_and_latency(store):

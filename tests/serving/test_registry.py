@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from digit_knower.lifecycle.registry import Registry
-from digit_knower.predictor import MODEL_FILE, ModelNotFoundError
+from digit_knower.reader.predictor import MODEL_FILE, ModelNotFoundError
+from digit_knower.serving.registry import Registry
 from digit_knower.settings import SHIPPED_MODEL_DIR
-from tests.lifecycle_helpers import SHIPPED_VERSION, copy_of_shipped
+from tests.support.lifecycle import SHIPPED_VERSION, copy_of_shipped
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def test_a_bad_database_url_gets_one_clear_line_and_no_stack_trace(url: str, exp
 
 
 def test_db_flush_applies_what_the_outbox_holds(tmp_path: Path) -> None:
-    from tests.test_store import make_record
+    from tests.store.test_repository import make_record
 
     url = f"sqlite:///{tmp_path / 'digit_knower.sqlite3'}"
     with Store(url, outbox_path=tmp_path / "outbox.sqlite3") as store:
@@ -94,7 +94,7 @@ LIST_HINT = "list them with: digit-knower db outbox list"
 def outbox_with_everything(tmp_path: Path) -> tuple[str, str]:
     """The embedded database's outbox holding a dead letter, one record for another database and
     one for this one. Returns (this database's fingerprint, the other's)."""
-    from tests.test_store import make_record
+    from tests.store.test_repository import make_record
 
     url = EMBEDDED.format(tmp_path)
     outbox = tmp_path / "outbox.sqlite3"
@@ -170,8 +170,8 @@ def test_db_outbox_can_write_another_databases_records_here_or_drop_them(tmp_pat
 
 @pytest.mark.postgres
 def test_db_flush_wait_writes_the_backlog_once_the_database_is_back(tmp_path: Path) -> None:
-    from tests.postgres_server import own_server
-    from tests.test_store import make_record
+    from tests.store.test_repository import make_record
+    from tests.support.postgres_server import own_server
 
     with own_server() as server:
         url = server.create_database()

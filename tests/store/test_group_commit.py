@@ -18,8 +18,8 @@ from sqlalchemy import event, select
 
 from digit_knower.store import DatabaseError, PredictionRecord, Store
 from digit_knower.store.group_commit import GroupCommit
-from digit_knower.store.models import predictions
-from tests.test_store import count_rows, make_record
+from digit_knower.store.tables import predictions
+from tests.store.test_repository import count_rows, make_record
 
 HANG_GUARD_S = 60  # only so that a broken writer fails the test instead of hanging the suite
 

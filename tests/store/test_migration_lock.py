@@ -19,8 +19,8 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from digit_knower.store import Store
-from digit_knower.store.models import Base
 from digit_knower.store.schema import MIGRATION_LOCK_ID, head_revision
+from digit_knower.store.tables import Base
 
 pytestmark = pytest.mark.postgres
 

@@ -12,9 +12,9 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from digit_knower.store import SchemaOutOfDateError, Store
-from digit_knower.store.models import Base
 from digit_knower.store.schema import head_revision
-from tests.test_store import make_card, make_record
+from digit_knower.store.tables import Base
+from tests.store.test_repository import make_card, make_record
 
 TABLES = {"model_versions", "predictions", "idempotency_keys", "deployments"}
 

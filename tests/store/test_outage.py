@@ -27,10 +27,10 @@ from digit_knower.store import (
     Store,
     uuid7,
 )
-from digit_knower.store.models import model_versions, predictions
-from tests.postgres_server import PostgresServer
-from tests.test_store import make_card, make_record
-from tests.test_store_group_commit import HeldInserts, log_calls, queue_in_order, start
+from digit_knower.store.tables import model_versions, predictions
+from tests.store.test_group_commit import HeldInserts, log_calls, queue_in_order, start
+from tests.store.test_repository import make_card, make_record
+from tests.support.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.postgres
 
@@ -256,7 +256,7 @@ def test_an_unknown_database_is_one_clear_line(server: PostgresServer, tmp_path:
 
 
 def test_db_upgrade_with_a_wrong_password_is_one_line_on_stderr(url: str, tmp_path: Path) -> None:
-    from tests.test_store_cli import db
+    from tests.store.test_db_command import db
 
     done = db("upgrade", url=url.replace(PASSWORD, "wrong"), state=tmp_path)
     assert done.returncode == 1

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from digit_knower.store import Store, UnknownOutboxEntryError
-from digit_knower.store.models import predictions
 from digit_knower.store.outbox import DEAD_LETTER_AFTER, Entry, Outbox
-from tests.test_store import count_rows, make_record
-from tests.test_store_group_commit import HANG_GUARD_S, wait_until
+from digit_knower.store.tables import predictions
+from tests.store.test_group_commit import HANG_GUARD_S, wait_until
+from tests.store.test_repository import count_rows, make_record
 
 # What the outbox of the first release created, word for word: files like this are out there.
 PREVIOUS_VERSION_SCHEMA = """

@@ -18,7 +18,7 @@ from digit_knower.store import (
     UnknownPredictionError,
     uuid7,
 )
-from digit_knower.store.models import model_versions, predictions
+from digit_knower.store.tables import model_versions, predictions
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

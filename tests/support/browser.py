@@ -1,5 +1,5 @@
 """Drive the real page in Debian's Chromium and draw with the mouse (the page itself is started
-with `tests.servers.page`).
+with `tests.support.servers.page`).
 
 Shared by the end-to-end tests and bench/web_predict_latency.py, so the figure the bench prints
 is measured exactly the way the test exercises the page.

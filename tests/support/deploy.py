@@ -21,7 +21,7 @@ import pytest
 
 from digit_knower import cli
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 PROXY_FILE = REPO_ROOT / "deploy" / "compose.proxy.yml"

@@ -21,8 +21,8 @@ import httpx
 import numpy as np
 
 from digit_knower.store.records import READ_AS_ONE_DIGIT
-from tests import servers
-from tests.seven_segment import balanced_labels, canvas_png, seven_segment_drawings
+from tests.support import servers
+from tests.support.seven_segment import balanced_labels, canvas_png, seven_segment_drawings
 
 LOGGED_SEED, FRESH_SEED = 11, 12
 DEADLINE_S = 240  # for giving up, with the server's log; never a performance assertion

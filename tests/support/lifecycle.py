@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from digit_knower.predictor import CARD_FILE, MODEL_FILE
+from digit_knower.reader.predictor import CARD_FILE, MODEL_FILE
 from digit_knower.settings import SHIPPED_MODEL_DIR
 from digit_knower.store import Store
 

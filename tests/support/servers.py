@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.postgres_server import free_port
+from tests.support.postgres_server import free_port
 
 # A server that has not answered after this long is broken, not slow: it is a deadline for
 # giving up with the server's log, never a performance assertion.

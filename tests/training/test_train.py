@@ -12,10 +12,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from digit_knower import evaluate, model_card, train
-from digit_knower.data import Mnist, load_mnist
+from digit_knower.data.mnist import Mnist, load_mnist
 from digit_knower.settings import get_settings
-from digit_knower.train import TrainConfig, TrainingFailed
+from digit_knower.training import evaluate, model_card, train
+from digit_knower.training.train import TrainConfig, TrainingFailed
 
 # A few thousand digits, one thread: a minute or two of CPU, even on a busy machine.
 SMOKE = TrainConfig(
@@ -179,7 +179,7 @@ def test_bad_epochs_get_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
 def test_missing_data_gets_a_clear_error_not_a_stack_trace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("digit_knower.data.MIRRORS", ("http://127.0.0.1:9/",))
+    monkeypatch.setattr("digit_knower.data.mnist.MIRRORS", ("http://127.0.0.1:9/",))
     args = argparse.Namespace(
         epochs=1, batch_size=None, seed=0, threads=None, out=tmp_path / "m", data_dir=tmp_path
     )

@@ -24,10 +24,10 @@ from digit_knower import InvalidImageError, Predictor
 from digit_knower.settings import get_settings
 from digit_knower.store import Store
 from digit_knower.web import canvas, views
-from tests.postgres_server import PostgresServer, free_port
-from tests.servers import digit_knower_command
+from tests.support.postgres_server import PostgresServer, free_port
+from tests.support.servers import digit_knower_command
 
-APP = Path(__file__).resolve().parents[1] / "src" / "digit_knower" / "web" / "app.py"
+APP = Path(__file__).resolve().parents[2] / "src" / "digit_knower" / "web" / "app.py"
 
 
 def drawing(paint: Callable[[ImageDraw.ImageDraw], None] | None = None) -> bytes:

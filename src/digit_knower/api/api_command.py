@@ -97,7 +97,7 @@ def metrics_port(host: str) -> Iterator[None]:
         return
     from prometheus_client import start_http_server
 
-    from digit_knower import metrics
+    from digit_knower.serving import metrics
 
     with Store.from_settings(settings) as store:
         metrics.watch_store(store)

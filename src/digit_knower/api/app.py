@@ -7,17 +7,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from digit_knower import metrics
-from digit_knower.api import metrics as api_metrics
+from digit_knower.api import http_metrics as api_metrics
 from digit_knower.api.docs import install_docs
 from digit_knower.api.errors import Problem, install_error_handlers
 from digit_knower.api.headers import SecurityHeadersMiddleware
 from digit_knower.api.limits import BodySizeLimitMiddleware
 from digit_knower.api.routes import probes, v1
-from digit_knower.api.service import Services
-from digit_knower.lifecycle.registry import Registry
-from digit_knower.lifecycle.serving import LiveModel
-from digit_knower.service import open_store
+from digit_knower.serving import metrics
+from digit_knower.serving.live_model import LiveModel
+from digit_knower.serving.predict_and_log import open_store
+from digit_knower.serving.registry import Registry
+from digit_knower.serving.startup import Services
 from digit_knower.settings import get_settings
 
 DESCRIPTION = """\

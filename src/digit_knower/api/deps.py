@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 
 from digit_knower.api.errors import ProblemError
 from digit_knower.api.schemas import ImageRequest, PixelsRequest
-from digit_knower.api.service import ImageInput, Services
+from digit_knower.serving.startup import ImageInput, Services
 from digit_knower.settings import get_settings
 
 # Declared in OpenAPI so clients see the header; enforced only when DIGIT_KNOWER_API_KEY is set.

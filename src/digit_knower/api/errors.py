@@ -19,8 +19,8 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from digit_knower import EmptyImageError, InvalidImageError
-from digit_knower.idempotency import IdempotencyKeyReusedError
-from digit_knower.picture import UnsupportedFormatError
+from digit_knower.reader.picture import UnsupportedFormatError
+from digit_knower.serving.idempotency import IdempotencyKeyReusedError
 from digit_knower.settings import get_settings
 from digit_knower.store import (
     DatabaseError,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digit_knower import metrics
+from digit_knower.serving import metrics
 
 router = APIRouter(tags=["monitoring"])
 

@@ -22,8 +22,8 @@ from digit_knower.api.schemas import (
     PredictionPage,
     Readiness,
 )
-from digit_knower.api.service import ImageInput, Services
-from digit_knower.idempotency import key_value
+from digit_knower.serving.idempotency import key_value
+from digit_knower.serving.startup import ImageInput, Services
 from digit_knower.store import Stats
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from digit_knower.reader.verdict import describe
 from digit_knower.store.records import Verdict
-from digit_knower.verdict import describe
 
 VERDICT_DESCRIPTION = (
     "What the picture holds: 'digit' (one digit, read with confidence), 'unsure' (probably one "

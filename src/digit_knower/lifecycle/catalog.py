@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from digit_knower.lifecycle.registry import Registry
+from digit_knower.serving.registry import Registry
 from digit_knower.store import Deployment, RegisteredModel, Store
 
 

@@ -15,11 +15,11 @@ import sys
 from datetime import UTC
 
 from digit_knower.lifecycle.catalog import Catalog, VersionRow, catalog
-from digit_knower.lifecycle.registry import Registry
-from digit_knower.predictor import ModelNotFoundError
+from digit_knower.reader.predictor import ModelNotFoundError
+from digit_knower.serving.registry import Registry
 from digit_knower.settings import get_settings
 from digit_knower.store import DatabaseError, Store, UnknownModelError
-from digit_knower.store.lifecycle import rollback_target
+from digit_knower.store.deployments import rollback_target
 
 
 def main(args: argparse.Namespace) -> int:

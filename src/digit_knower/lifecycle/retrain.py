@@ -21,14 +21,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from digit_knower import evaluate
-from digit_knower.data import DataError, load_mnist
-from digit_knower.lifecycle import feedback, finetune, gate, scoring
-from digit_knower.lifecycle.cli import who
-from digit_knower.lifecycle.registry import Registry
-from digit_knower.predictor import CARD_FILE, ModelNotFoundError
-from digit_knower.settings import REPO_ROOT, get_settings
+from digit_knower.data.mnist import DataError, load_mnist
+from digit_knower.lifecycle import feedback, gate, scoring
+from digit_knower.lifecycle.models_command import who
+from digit_knower.reader.predictor import CARD_FILE, ModelNotFoundError
+from digit_knower.serving.registry import Registry
+from digit_knower.settings import get_settings
 from digit_knower.store import DatabaseError, Deployment, Store
+from digit_knower.training import evaluate, finetune
+
+# In a source checkout (src/digit_knower/lifecycle/retrain.py), the repository's root.
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 EXIT_REFUSED = 3  # the candidate was made and kept, but the gate refused to promote it
 

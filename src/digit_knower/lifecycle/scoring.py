@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from digit_knower import evaluate
-from digit_knower.data import Split
+from digit_knower.data.mnist import Split
 from digit_knower.lifecycle.feedback import FeedbackSet
 from digit_knower.lifecycle.gate import Score, Scores
-from digit_knower.predictor import MODEL_FILE, Predictor
+from digit_knower.reader.predictor import MODEL_FILE, Predictor
+from digit_knower.training import evaluate
 
 # 3,000 pictures: the gate's 0.2-point bound is then 6 of them, not one (a coin toss at 600).
 ROBUSTNESS_PER_POLARITY = 1000
@@ -47,7 +47,7 @@ def robustness_set(
     test: Split, per_polarity: int = ROBUSTNESS_PER_POLARITY, seed: int = ROBUSTNESS_SEED
 ) -> tuple[list[NDArray[np.uint8]], NDArray[np.int64]]:
     """A fixed sample of MNIST test digits, redrawn as with a mouse, in each of the three polarities."""
-    from digit_knower import redraw  # scikit-image: the `train` extra, which retraining has
+    from digit_knower.training.drawings import redraw  # scikit-image: the `train` extra, which retraining has
 
     painters = list(redraw.POLARITIES.values())
     count = per_polarity * len(painters)

@@ -22,9 +22,10 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from digit_knower import metrics, preprocess, second_look, segment, verdict
-from digit_knower.preprocess import EmptyImageError, InvalidImageError
-from digit_knower.verdict import VERDICTS, Reading, Thresholds, Verdict
+from digit_knower.reader import preprocess, second_look, segment, verdict
+from digit_knower.reader.preprocess import EmptyImageError, InvalidImageError
+from digit_knower.reader.verdict import VERDICTS, Reading, Thresholds, Verdict
+from digit_knower.serving import metrics
 
 __all__ = [
     "VERDICTS",

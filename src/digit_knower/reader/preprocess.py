@@ -5,7 +5,7 @@ stroke, off-centre, dark on light or on a transparent background. The model only
 MNIST, so every picture is brought into MNIST's form first, the way MNIST itself was made:
 
 1. composite any alpha channel onto paper (transparent means background), and shrink a
-   large picture to about 100 pixels across (`digit_knower.picture`);
+   large picture to about 100 pixels across (`digit_knower.reader.picture`);
 2. find paper and ink, whatever the polarity, and make white ink on black at full contrast,
    dropping the paper's own grain (photo and JPEG noise);
 3. crop to the ink, ignoring faint noise and stray specks;
@@ -35,7 +35,7 @@ from PIL import Image
 
 # The errors and the input side live in `picture`; they are re-exported here, where callers
 # have always found them.
-from digit_knower.picture import (
+from digit_knower.reader.picture import (
     EmptyImageError,
     InvalidImageError,
     decode_image,

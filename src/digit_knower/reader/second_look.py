@@ -22,7 +22,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from digit_knower.calibrate import softmax
+from digit_knower.training.calibrate import softmax
 
 DIGITS: Final = 10
 # Look again below this probability of the likeliest digit ...

@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from digit_knower.calibrate import softmax
+from digit_knower.training.calibrate import softmax
 
 Verdict = Literal["digit", "unsure", "not_a_digit", "several_digits"]
 VERDICTS: Final[tuple[Verdict, ...]] = ("digit", "unsure", "not_a_digit", "several_digits")

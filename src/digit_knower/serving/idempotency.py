@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from digit_knower import metrics
-from digit_knower.service import new_record, predict_async
+from digit_knower.serving import metrics
+from digit_knower.serving.predict_and_log import new_record, predict_async
 from digit_knower.store import DatabaseUnavailableError, PredictionRecord, Store, UnknownPredictionError
 from digit_knower.store.idempotency_keys import IdempotencyKeys
 
 if TYPE_CHECKING:
-    from digit_knower.predictor import Predictor
+    from digit_knower.reader.predictor import Predictor
     from digit_knower.store.records import Source
 
 # RFC 9562's namespace-free UUIDv8: 122 bits of the hash, then the version and the variant.

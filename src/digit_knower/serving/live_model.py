@@ -18,9 +18,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from digit_knower import metrics
-from digit_knower.lifecycle.registry import Registry
-from digit_knower.predictor import ModelNotFoundError, Predictor
+from digit_knower.reader.predictor import ModelNotFoundError, Predictor
+from digit_knower.serving import metrics
+from digit_knower.serving.registry import Registry
 from digit_knower.store import DatabaseError, Store
 
 log = logging.getLogger(__name__)

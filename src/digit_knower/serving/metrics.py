@@ -26,7 +26,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from digit_knower.predictor import Prediction
+    from digit_knower.reader.predictor import Prediction
     from digit_knower.store import Store
 
 # Preprocessing a canvas takes some 0.3 ms here and the model some 0.1 ms; a huge upload, ~100 ms.

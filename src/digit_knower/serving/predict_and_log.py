@@ -12,13 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digit_knower import metrics
-from digit_knower.picture import decoding_cost
+from digit_knower.reader.picture import decoding_cost
+from digit_knower.serving import metrics
 from digit_knower.store import DatabaseUnavailableError, PredictionRecord, Store
 from digit_knower.store.records import Source
 
 if TYPE_CHECKING:
-    from digit_knower.predictor import Prediction, Predictor
+    from digit_knower.reader.predictor import Prediction, Predictor
 
 log = logging.getLogger(__name__)
 

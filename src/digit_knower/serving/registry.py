@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digit_knower.predictor import CARD_FILE, MODEL_FILE, WEIGHTS_FILE, ModelNotFoundError, Predictor
+from digit_knower.reader.predictor import CARD_FILE, MODEL_FILE, WEIGHTS_FILE, ModelNotFoundError, Predictor
 
 if TYPE_CHECKING:
     from digit_knower.settings import Settings

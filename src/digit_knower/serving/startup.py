@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from digit_knower import Predictor
-from digit_knower.idempotency import predict_and_log_once_async
-from digit_knower.lifecycle.serving import LiveModel
-from digit_knower.service import predict_and_log_async
+from digit_knower.serving.idempotency import predict_and_log_once_async
+from digit_knower.serving.live_model import LiveModel
+from digit_knower.serving.predict_and_log import predict_and_log_async
 from digit_knower.store import PredictionRecord, Store
 from digit_knower.store.idempotency_keys import IdempotencyKeys
 

@@ -5,6 +5,7 @@ store.ensure_schema()
 store.log_prediction(PredictionRecord.from_prediction(pred, source="web", latency_ms=1.2))
 """
 
+from digit_knower.store.deployments import Deployment, Feedback, RegisteredModel
 from digit_knower.store.errors import (
     DatabaseConfigError,
     DatabaseError,
@@ -19,7 +20,6 @@ from digit_knower.store.errors import (
     UnknownPredictionError,
 )
 from digit_knower.store.ids import uuid7
-from digit_knower.store.lifecycle import Deployment, Feedback, RegisteredModel
 from digit_knower.store.records import DigitStats, ModelStats, PredictionRecord, Stats
 from digit_knower.store.repository import Store
 

@@ -21,8 +21,8 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Row, insert, select
 
 from digit_knower.store.errors import NothingToRollBackError, UnknownModelError
-from digit_knower.store.models import deployments, model_versions, predictions
 from digit_knower.store.queries import model_registered
+from digit_knower.store.tables import deployments, model_versions, predictions
 
 Action = Literal["promote", "rollback"]
 # What retraining learns from: every labelled prediction whose logged input is the whole drawing.

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digit_knower.store.errors import DatabaseUnavailableError
-from digit_knower.store.models import idempotency_keys
+from digit_knower.store.tables import idempotency_keys
 
 if TYPE_CHECKING:
     from digit_knower.store.repository import Store

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digit_knower.store.models import model_versions, predictions
 from digit_knower.store.records import ModelCardSummary, PredictionRecord, Stats
+from digit_knower.store.tables import model_versions, predictions
 
 
 def _insert(connection: Connection, table):

@@ -20,7 +20,7 @@ MODEL_INPUT_BYTES = MODEL_INPUT_SIDE * MODEL_INPUT_SIDE
 
 Source = Literal["web", "api"]
 Digit = Annotated[int, Field(ge=0, le=9)]
-# The reader's verdicts (digit_knower.predictor.Verdict); rows logged before verdicts existed
+# The reader's verdicts (digit_knower.reader.predictor.Verdict); rows logged before verdicts existed
 # have none.
 Verdict = Literal["digit", "unsure", "not_a_digit", "several_digits"]
 

@@ -42,7 +42,8 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, text
 from sqlalchemy import exc as sa_exc
 
-from digit_knower.store import lifecycle, queries, schema
+from digit_knower.store import deployments as lifecycle
+from digit_knower.store import queries, schema
 from digit_knower.store.engine import (
     connection_error,
     describe,

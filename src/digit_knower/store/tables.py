@@ -111,7 +111,7 @@ class Prediction(Base):
 
 class IdempotencyKey(Base):
     """A client's Idempotency-Key on POST /v1/predictions, bound for 24 hours to the picture it came
-    with (`digit_knower.idempotency`). Not a foreign key to the prediction either: the prediction
+    with (`digit_knower.serving.idempotency`). Not a foreign key to the prediction either: the prediction
     may still wait in the outbox while its key is bound."""
 
     __tablename__ = "idempotency_keys"

@@ -28,8 +28,10 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from digit_knower import drawing_cache, nondigits, picture, preprocess, redraw
-from digit_knower.preprocess import EmptyImageError
+from digit_knower.reader import picture, preprocess
+from digit_knower.reader.preprocess import EmptyImageError
+from digit_knower.training.drawings import cache as drawing_cache
+from digit_knower.training.drawings import nondigits, redraw
 
 # Work is handed to the processes in chunks this big, each with its own seed: the result is the
 # same whatever the number of processes.

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_knower.calibrate import softmax
-from digit_knower.data import DataError, load_test
-from digit_knower.predictor import CARD_FILE, MODEL_FILE
+from digit_knower.data.mnist import DataError, load_test
+from digit_knower.reader.predictor import CARD_FILE, MODEL_FILE
+from digit_knower.settings import SHIPPED_MODEL_DIR
+from digit_knower.training.calibrate import softmax
 
 __all__ = ["confusion_matrix", "onnx_logits", "per_class_accuracy", "softmax"]
 
@@ -83,4 +84,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(argparse.Namespace(model_dir=Path("model"), data_dir=Path("../shared/data/mnist"))))
+    sys.exit(main(argparse.Namespace(model_dir=SHIPPED_MODEL_DIR, data_dir=Path("../shared/data/mnist"))))

@@ -25,11 +25,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in train.py: steadier 
 import torch
 from tqdm import tqdm
 
-from digit_knower import model_card, train
-from digit_knower.data import Mnist
+from digit_knower.data.mnist import Mnist
 from digit_knower.lifecycle.feedback import FeedbackSet
-from digit_knower.model import CLASSES, DigitCNN
-from digit_knower.predictor import WEIGHTS_FILE
+from digit_knower.reader.predictor import WEIGHTS_FILE
+from digit_knower.training import model_card, train
+from digit_knower.training.model import CLASSES, DigitCNN
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from digit_knower import calibrate, evaluate
-from digit_knower.predictor import CARD_FILE
+from digit_knower.reader.predictor import CARD_FILE
+from digit_knower.training import calibrate, evaluate
 
 # The test-side sets the card's reader figures are measured on (bench/reader_quality.py runs
 # the full-size sets).
@@ -105,8 +105,8 @@ def reader_test_figures(model_dir: Path, card: dict[str, Any], test: Any, cache_
     """The reader as served (preprocessing, segmentation, verdicts) on the test-side sets: MNIST
     test digits, mouse-style redrawings of them, and non-digits drawn for the test (drawn once and
     kept in `cache_dir`)."""
-    from digit_knower import quality
-    from digit_knower.predictor import Predictor
+    from digit_knower.reader.predictor import Predictor
+    from digit_knower.training import reader_quality as quality
 
     write(card, model_dir)  # the Predictor reads its thresholds from the card
     predictor = Predictor.from_dir(model_dir, threads=card["threads"])

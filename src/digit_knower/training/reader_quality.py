@@ -28,10 +28,13 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from digit_knower import calibrate, drawing_cache, nondigits, picture, preprocess, redraw
-from digit_knower.data import Split
-from digit_knower.predictor import Prediction, Predictor
-from digit_knower.preprocess import EmptyImageError
+from digit_knower.data.mnist import Split
+from digit_knower.reader import picture, preprocess
+from digit_knower.reader.predictor import Prediction, Predictor
+from digit_knower.reader.preprocess import EmptyImageError
+from digit_knower.training import calibrate
+from digit_knower.training.drawings import cache as drawing_cache
+from digit_knower.training.drawings import nondigits, redraw
 
 CANVAS: Final = redraw.CANVAS
 # Pictures are painted and read this many at a time: a batch for the model, and bounded memory.

@@ -34,11 +34,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from digit_knower import calibrate, evaluate, model_card, second_look, train_data
-from digit_knower.data import DataError, Mnist, load_mnist
-from digit_knower.model import CLASSES, NOT_A_DIGIT, DigitCNN, architecture, count_parameters
-from digit_knower.predictor import MODEL_FILE, WEIGHTS_FILE
+from digit_knower.data.mnist import DataError, Mnist, load_mnist
+from digit_knower.reader import second_look
+from digit_knower.reader.predictor import MODEL_FILE, WEIGHTS_FILE
 from digit_knower.settings import get_settings
+from digit_knower.training import calibrate, evaluate, model_card
+from digit_knower.training import data_mix as train_data
+from digit_knower.training.model import CLASSES, NOT_A_DIGIT, DigitCNN, architecture, count_parameters
 
 # Measured on the 2-core development machine (`bench/train_step.py --threads 1` and `2`, run in
 # turns): a training step took 460-550 µs a picture on 2 threads against 740-810 µs on 1, so 2

@@ -16,10 +16,13 @@ from typing import Any
 
 import streamlit as st
 
-from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor, metrics, service
-from digit_knower.lifecycle.registry import Registry
-from digit_knower.lifecycle.serving import LiveModel
-from digit_knower.predictor import ModelNotFoundError
+from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor
+from digit_knower.reader.predictor import ModelNotFoundError
+from digit_knower.reader.verdict import describe
+from digit_knower.serving import metrics
+from digit_knower.serving import predict_and_log as service
+from digit_knower.serving.live_model import LiveModel
+from digit_knower.serving.registry import Registry
 from digit_knower.settings import get_settings
 from digit_knower.store import (
     DatabaseError,
@@ -27,7 +30,6 @@ from digit_knower.store import (
     SchemaOutOfDateError,
     Store,
 )
-from digit_knower.verdict import describe
 from digit_knower.web import canvas, models_view, views
 
 DRAW_FIRST = "Draw a digit first: the canvas is still empty."

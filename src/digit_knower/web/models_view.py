@@ -16,7 +16,7 @@ import streamlit as st
 
 from digit_knower.lifecycle.catalog import Catalog, catalog
 from digit_knower.lifecycle.gate import SET_TITLES
-from digit_knower.lifecycle.serving import LiveModel
+from digit_knower.serving.live_model import LiveModel
 from digit_knower.store import DatabaseError, DatabaseUnavailableError, Store
 
 _ROLE_COLOURS = {"parent": "#5a6275", "candidate": "#4f8cff"}

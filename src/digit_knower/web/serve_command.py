@@ -104,7 +104,7 @@ def serve_metrics(host: str) -> None:
         return
     from prometheus_client import start_http_server
 
-    from digit_knower import metrics
+    from digit_knower.serving import metrics
 
     try:
         start_http_server(settings.web_metrics_port, addr=host, registry=metrics.registry())

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_knower import drawing_cache, quality
-from digit_knower.data import Split, load_test
+from digit_knower.data.mnist import Split, load_test
+from digit_knower.training import reader_quality as quality
+from digit_knower.training.drawings import cache as drawing_cache
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from digit_knower.store.models import Base
+from digit_knower.store.tables import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

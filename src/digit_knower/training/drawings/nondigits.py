@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 
-from digit_knower import redraw
+from digit_knower.training.drawings import redraw
 
 CANVAS = redraw.CANVAS
 SUPERSAMPLE = redraw.SUPERSAMPLE
