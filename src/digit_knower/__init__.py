@@ -8,8 +8,15 @@ stays fast and never loads ONNX Runtime until a prediction is wanted.
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+# ONNX Runtime's native library queues telemetry (a device id, the OS, the CPU, the Python path)
+# into ~/.cache/Microsoft/DeveloperTools/ and looks up Microsoft's collector, unless this is set
+# before onnxruntime is first imported; disable_telemetry_events() after the import is too late.
+# Every reader import passes through this package first. Set it to 0 yourself to opt in.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 if TYPE_CHECKING:
     from digit_knower.reader.picture import EmptyImageError, InvalidImageError
