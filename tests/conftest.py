@@ -1,25 +1,19 @@
-"""Shared fixtures: the MNIST folder, an isolated state folder, and the real databases."""
+"""Shared fixtures: the data sets, an isolated state folder, and the real databases."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import ImageFile
 
+from digit_knower.data.download import DataError
+from digit_knower.data.layout import set_dir
 from digit_knower.store import Store
+from tests.support import data as data_lookup
 from tests.support import learning_loop as loop
 from tests.support.postgres_server import PostgresServer, own_server
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -37,13 +31,19 @@ def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    """The real MNIST files. Missing data is a failure, never a skip."""
-    path = Path(os.environ.get("DIGIT_KNOWER_DATA_DIR", REPO_ROOT.parent / "shared" / "data" / "mnist"))
-    missing = [f for f in MNIST_FILES if not ((path / f).exists() or (path / f"{f}.gz").exists())]
-    if missing:
-        pytest.fail(f"MNIST files missing in {path}: {missing}. Set DIGIT_KNOWER_DATA_DIR.")
-    return path
+def data_dir() -> Path:
+    """The data folder with every data set in it (tests/support/data.py says where it is looked
+    for), fetched once when a set is missing. Missing data is a failure, never a skip."""
+    try:
+        return data_lookup.ensure_data_dir()
+    except DataError as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(data_dir: Path) -> Path:
+    """The folder of the real MNIST files."""
+    return set_dir(data_dir, "mnist")
 
 
 @pytest.fixture(scope="session")

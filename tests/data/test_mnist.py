@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
-import shutil
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +10,7 @@ import pytest
 
 from digit_knower.data import mnist as data
 from digit_knower.data.mnist import TEST_IMAGES, TEST_LABELS, DataError
+from tests.support.data import NO_NETWORK
 
 
 def write_idx(path: Path, magic: int, dims: list[int], body: bytes) -> Path:
@@ -126,7 +122,7 @@ def test_images_and_labels_of_different_lengths_are_refused(tmp_path: Path, monk
 def test_without_network_the_error_says_where_to_put_the_files(tmp_path: Path) -> None:
     target = tmp_path / "mnist"
     with pytest.raises(DataError) as error:
-        data.ensure_downloaded(target, mirrors=("http://127.0.0.1:9/",))
+        data.ensure_downloaded(target, mirrors=(NO_NETWORK,))
     message = str(error.value)
     assert "could not download train-images-idx3-ubyte.gz" in message
     assert f"into {target.resolve()}" in message
@@ -134,38 +130,21 @@ def test_without_network_the_error_says_where_to_put_the_files(tmp_path: Path) -
     assert all(f"{name}.gz" in message for name in data.FILES)
 
 
-@pytest.fixture
-def local_mirror(mnist_dir: Path, tmp_path: Path) -> Iterator[str]:
-    """A real HTTP server on localhost serving the MNIST archives, standing in for a public mirror."""
-    root = tmp_path / "mirror"
-    root.mkdir()
-    for name in data.FILES:
-        shutil.copy(data.find_file(mnist_dir, name), root / f"{name}.gz")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
-    server.server_close()
-
-
-def test_missing_files_are_downloaded_from_the_next_mirror_and_verified(
-    local_mirror: str, tmp_path: Path
-) -> None:
+def test_missing_files_are_downloaded_from_the_next_mirror_and_verified(mirror: str, tmp_path: Path) -> None:
     target = tmp_path / "downloaded"
-    data.ensure_downloaded(target, names=(TEST_LABELS,), mirrors=("http://127.0.0.1:9/", local_mirror))
+    data.ensure_downloaded(target, names=(TEST_LABELS,), mirrors=(NO_NETWORK, mirror + "mnist/"))
     assert data.load_file(target, TEST_LABELS).shape == (10_000,)
     assert not list(target.glob("*.part")), "no partial download is left behind"
 
 
-def test_a_download_that_fails_verification_is_not_kept(local_mirror: str, tmp_path: Path) -> None:
-    served = tmp_path / "mirror" / f"{TEST_LABELS}.gz"
+def test_a_download_that_fails_verification_is_not_kept(
+    mirror: str, mirror_root: Path, tmp_path: Path
+) -> None:
+    served = mirror_root / "mnist" / f"{TEST_LABELS}.gz"
     payload = bytearray(gzip.decompress(served.read_bytes()))
     payload[100] = (payload[100] + 1) % 10
     served.write_bytes(gzip.compress(bytes(payload)))
     target = tmp_path / "downloaded"
     with pytest.raises(DataError, match="checksum mismatch"):
-        data.ensure_downloaded(target, names=(TEST_LABELS,), mirrors=(local_mirror,))
+        data.ensure_downloaded(target, names=(TEST_LABELS,), mirrors=(mirror + "mnist/",))
     assert not (target / f"{TEST_LABELS}.gz").exists()

@@ -3,21 +3,21 @@
 Only numpy here, never torch: `digit-knower evaluate` runs with ONNX Runtime alone.
 The checksums are of the *uncompressed* payloads, because the archives in a mirror (or in
 ../shared/data/mnist) may be recompressed while the digits inside stay byte-identical.
+`load_test` and `load_mnist` take the data folder (see `layout`); the other functions take the
+MNIST folder itself.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import shutil
-import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
+
+from digit_knower.data.download import DataError, download_verified, mirror_url
+from digit_knower.data.layout import set_dir
 
 # Mirrors tried in order; each holds the four classic `.gz` archives.
 MIRRORS = (
@@ -43,10 +43,6 @@ SHA256 = {
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 EXPECTED_COUNT = {TRAIN_IMAGES: 60_000, TRAIN_LABELS: 60_000, TEST_IMAGES: 10_000, TEST_LABELS: 10_000}
-
-
-class DataError(Exception):
-    """An MNIST file is missing, damaged or foreign. The message says which file and what to do."""
 
 
 @dataclass(frozen=True)
@@ -140,66 +136,60 @@ def load_split(data_dir: Path, images_name: str, labels_name: str, *, verify: bo
 
 
 def load_test(data_dir: Path, *, download: bool = True) -> Split:
-    """The 10,000 test images and labels (verified), downloading them first if needed."""
-    data_dir = Path(data_dir)
+    """The 10,000 test images and labels (verified) from the data folder, downloading them first if
+    needed."""
+    folder = set_dir(data_dir, "mnist")
     if download:
-        ensure_downloaded(data_dir, names=(TEST_IMAGES, TEST_LABELS))
-    return load_split(data_dir, TEST_IMAGES, TEST_LABELS)
+        ensure_downloaded(folder, names=(TEST_IMAGES, TEST_LABELS))
+    return load_split(folder, TEST_IMAGES, TEST_LABELS)
 
 
 def load_mnist(data_dir: Path, *, download: bool = True) -> Mnist:
-    """All of MNIST, verified, as uint8 numpy arrays, downloading missing files first."""
-    data_dir = Path(data_dir)
+    """All of MNIST from the data folder, verified, as uint8 numpy arrays, downloading missing files
+    first."""
+    folder = set_dir(data_dir, "mnist")
     if download:
-        ensure_downloaded(data_dir)
+        ensure_downloaded(folder)
     return Mnist(
-        train=load_split(data_dir, TRAIN_IMAGES, TRAIN_LABELS),
-        test=load_split(data_dir, TEST_IMAGES, TEST_LABELS),
+        train=load_split(folder, TRAIN_IMAGES, TRAIN_LABELS),
+        test=load_split(folder, TEST_IMAGES, TEST_LABELS),
         sha256=dict(SHA256),
     )
+
+
+def fetch(folder: Path, mirror: str | None = None) -> None:
+    """Download what is missing of MNIST into its folder, then verify all four files.
+
+    mirror: the base URL of a copy of the data folder's layout (its mnist/ holds the `.gz` files),
+    tried instead of the public mirrors."""
+    ensure_downloaded(folder, mirrors=(mirror_url(mirror, "mnist", ""),) if mirror else None)
+    for name in FILES:
+        load_file(folder, name)
 
 
 def ensure_downloaded(
     data_dir: Path, names: tuple[str, ...] = FILES, mirrors: tuple[str, ...] | None = None
 ) -> None:
-    """Download each missing file from the first mirror that answers; if none does, say where to put it."""
+    """Download each missing file into the MNIST folder from the first mirror that answers; if none
+    does, say where to put it."""
     mirrors = mirrors or MIRRORS
-    missing = [name for name in names if find_file(data_dir, name) is None]
-    if not missing:
-        return
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for name in missing:
-        errors = []
-        for mirror in mirrors:
-            try:
-                download(mirror + name + ".gz", data_dir / f"{name}.gz")
-                break
-            except (OSError, urllib.error.URLError, ValueError) as e:
-                errors.append(f"{mirror}: {getattr(e, 'reason', e)}")
-        else:
-            raise DataError(
-                f"could not download {name}.gz ({'; '.join(errors)}). Without network access, put the four "
-                f"MNIST files ({', '.join(f + '.gz' for f in FILES)}; gzipped or raw) into "
-                f"{data_dir.resolve()}, or point --data-dir / DIGIT_KNOWER_DATA_DIR at the folder "
-                "that holds them."
-            )
-        # Verify at once, so a bad download is reported as such and not kept.
-        try:
-            load_file(data_dir, name)
-        except DataError:
-            (data_dir / f"{name}.gz").unlink(missing_ok=True)
-            raise
+    for name in [name for name in names if find_file(data_dir, name) is None]:
+        # Verified at once, so a bad download is reported as such and not kept.
+        download_verified(
+            [mirror + name + ".gz" for mirror in mirrors],
+            data_dir / f"{name}.gz",
+            advice=f"Without network access, put the four MNIST files "
+            f"({', '.join(f + '.gz' for f in FILES)}; gzipped or raw) into {data_dir.resolve()}, "
+            "or point --data-dir / DIGIT_KNOWER_DATA_DIR at the folder that holds them.",
+            verify=_verify_download,
+        )
 
 
-def download(url: str, dest: Path, timeout: float = 30.0) -> None:
-    """Fetch url into dest with a progress bar; dest appears only once complete."""
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with (
-            tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as tmp,
-            tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar,
-        ):
-            while chunk := response.read(1 << 16):
-                tmp.write(chunk)
-                bar.update(len(chunk))
-    shutil.move(tmp.name, dest)
+def _verify_download(archive: Path) -> np.ndarray:
+    """Verify a downloaded `NAME.gz` as the MNIST file NAME."""
+    return load_file(archive.parent, archive.name.removesuffix(".gz"))
+
+
+def missing(folder: Path) -> list[str]:
+    """The MNIST files not in folder (each may lie raw or gzipped)."""
+    return [f"{name}(.gz)" for name in FILES if find_file(folder, name) is None]
