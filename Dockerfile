@@ -6,10 +6,12 @@
 #   docker run -p 8000:8000 digit-knower-api                       # REST API, embedded SQLite
 #   docker run -e DATABASE_URL=... digit-knower-api db upgrade     # migrations
 #   docker run -p 8501:8501 digit-knower-web                       # web page
-# api and web serve with ONNX Runtime and never carry torch; tests/test_deploy.py replays the
-# builder stages outside Docker and checks what each environment holds, and its size.
+# api and web serve with ONNX Runtime and never carry torch; tests/deploy/test_images.py replays
+# the builder stages outside Docker and checks what each environment holds, and its size.
 
 # ---- builder: a wheel of the project (its pins live in pyproject.toml, nowhere else) ----
+# The wheel carries the shipped model (digit_knower/reader/shipped/, package data): each image
+# serves the model of the code it was built from, with no folder or setting of its own for it.
 FROM python:3.11.14-slim-bookworm AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -41,22 +43,19 @@ RUN python -m venv --without-pip /opt/venv \
     && /opt/build/bin/pip --python /opt/venv/bin/python install \
        --extra-index-url https://download.pytorch.org/whl/cpu "$1[train]"
 
-# ---- runtime: what every image shares (user, paths, the shipped model) ----
+# ---- runtime: what every image shares (user, paths) ----
 FROM python:3.11.14-slim-bookworm AS runtime
 
 LABEL org.opencontainers.image.title="digit-knower" \
       org.opencontainers.image.description="Draw a digit, the machine reads it: web page and REST API" \
       org.opencontainers.image.licenses="MIT"
 
-# The model lies outside the venv: an installed package has no repository root where
-# settings.SHIPPED_MODEL_DIR would find it, so the image names the folder explicitly.
 # The state dir holds the embedded SQLite database and the outbox: it is the volume. The model
 # registry (retrained models, shared by every process) and MNIST (for `retrain`) get volumes in
 # compose; they are created here so that a new named volume belongs to the app's user.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    DIGIT_KNOWER_MODEL_DIR=/opt/digit-knower/model \
     DIGIT_KNOWER_STATE_DIR=/var/lib/digit-knower
 
 # A fixed uid/gid, so that a bind-mounted or pre-created volume can be chowned to match.
@@ -65,9 +64,6 @@ RUN groupadd --system --gid 10001 digitknower \
        --shell /usr/sbin/nologin digitknower \
     && mkdir -p /var/lib/digit-knower /var/lib/digit-knower-models /var/lib/digit-knower-mnist \
     && chown digitknower:digitknower /var/lib/digit-knower /var/lib/digit-knower-models /var/lib/digit-knower-mnist
-
-# The ONNX file, its card and plots; .dockerignore leaves the torch weights (*.pt) out.
-COPY model /opt/digit-knower/model
 
 # Numeric, so that the runtime (and Kubernetes' runAsNonRoot) can tell it is not root.
 USER 10001:10001

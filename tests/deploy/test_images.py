@@ -17,12 +17,13 @@ import subprocess
 import sys
 import tomllib
 import uuid
+from fnmatch import fnmatch
 from pathlib import Path
 
 import httpx
 import pytest
 
-from digit_knower.settings import SHIPPED_MODEL_DIR, Settings
+from digit_knower.settings import SHIPPED_MODEL_DIR, Settings, env_name
 from digit_knower.store import Store
 from tests.support import servers
 from tests.support.api import drawn_one
@@ -105,8 +106,7 @@ def test_every_compose_variable_and_setting_is_documented_in_env_example() -> No
     used = set()
     for file in (COMPOSE_FILE, PROXY_FILE, REPO_ROOT / "deploy" / "Caddyfile"):
         used |= set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", file.read_text()))
-    aliases = [field.validation_alias for field in Settings.model_fields.values()]
-    settings = {a if isinstance(a, str) else a.choices[0] for a in aliases}
+    settings = {env_name(field) for field in Settings.model_fields}
     assert used | settings <= documented, f"undocumented in .env.example: {(used | settings) - documented}"
 
 
@@ -161,12 +161,12 @@ def test_compose_commands_and_image_commands_exist_in_the_cli(stack: dict, docke
     assert entrypoint == list(PYPROJECT["project"]["scripts"]) == ["digit-knower"]
     defaults = {target: exec_form(instruction(dockerfile[target], "CMD")) for target in IMAGE_TARGETS}
     assert {target: parses_in_cli(argv) for target, argv in defaults.items()} == {
-        "api": "_api",
-        "web": "_serve",
-        "train": "_train",
+        "api": "api",
+        "web": "serve",
+        "train": "train",
     }
     handlers = {name: parses_in_cli(stack["services"][name]["command"]) for name in APP_SERVICES}
-    assert handlers == {"migrate": "_db", "web": "_serve", "api": "_api"}
+    assert handlers == {"migrate": "db", "web": "serve", "api": "api"}
     assert stack["services"]["migrate"]["command"] == ["db", "upgrade"]
 
 
@@ -204,6 +204,8 @@ def test_dockerfile_builds_one_image_per_job_on_pinned_slim_python_as_non_root(d
     runtime = {i.keyword: i.args for i in dockerfile["runtime"]}
     assert runtime["USER"] not in {"root", "0", "0:0"}
     assert env_of(dockerfile["runtime"])["DIGIT_KNOWER_STATE_DIR"] in runtime["VOLUME"]
+    # The model is the wheel's package data: no image copies a model folder or points at one.
+    assert "DIGIT_KNOWER_MODEL_DIR" not in env_of(dockerfile["runtime"])
     assert "8501" in instruction(dockerfile["web"], "EXPOSE").split()
     assert "8000" in instruction(dockerfile["api"], "EXPOSE").split()
     for target in ("api", "web"):
@@ -217,9 +219,13 @@ def test_train_image_installs_the_train_extra_with_torch_from_the_cpu_index(dock
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in install
 
 
+def dockerignore_patterns() -> list[str]:
+    lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
 def test_dockerignore_allows_exactly_what_the_dockerfile_copies(dockerfile: dict) -> None:
-    lines = [line for line in (REPO_ROOT / ".dockerignore").read_text().splitlines() if line.strip()]
-    patterns = [line for line in lines if not line.startswith("#")]
+    patterns = dockerignore_patterns()
     assert patterns[0] == "*", ".dockerignore must start by excluding everything"
     allowed = {p[1:].rstrip("/") for p in patterns if p.startswith("!")}
     copied = set()
@@ -228,6 +234,19 @@ def test_dockerignore_allows_exactly_what_the_dockerfile_copies(dockerfile: dict
             if i.keyword == "COPY" and not i.args.startswith("--from"):
                 copied |= {s.rstrip("/") for s in i.args.split()[:-1]}
     assert allowed == copied
+
+
+def test_the_build_context_carries_the_whole_shipped_model() -> None:
+    """The wheel built in the image carries the model as package data, the torch weights included:
+    `retrain` in the train image fine-tunes from them. fnmatch's `*` also crosses `/`, so this
+    errs towards finding a match where Docker would find none."""
+    patterns = dockerignore_patterns()
+    excluded = [pattern for pattern in patterns[1:] if not pattern.startswith("!")]  # after the "*"
+    for file in SHIPPED_MODEL_DIR.iterdir():
+        path = file.relative_to(REPO_ROOT)
+        candidates = [path.as_posix(), *(folder.as_posix() for folder in path.parents[:-1])]
+        matches = [pattern for pattern in excluded for c in candidates if fnmatch(c, pattern)]
+        assert matches == [], f"{path} is left out of the image by {matches}"
 
 
 # ---- the images' installs, replayed outside Docker ----
@@ -271,19 +290,19 @@ def web_venv(dockerfile: dict, image_builder: dict[str, Path]) -> Path:
 
 
 def runtime_env(dockerfile: dict, venv: Path, root: Path) -> dict[str, str]:
-    """The runtime stage's environment, with its image paths mapped to fresh folders under `root`."""
+    """The runtime stage's environment, with its image paths mapped to fresh folders under `root`.
+
+    It names no model folder: the image serves the model its wheel carries.
+    """
     env = env_of(dockerfile["runtime"])
-    model_dir, state_dir = root / "model", root / "state"
-    # As the image's `COPY model ...`, less what .dockerignore leaves out (the torch weights).
-    shutil.copytree(SHIPPED_MODEL_DIR, model_dir, ignore=shutil.ignore_patterns("*.pt"))
-    state_dir.mkdir()
+    state_dir = root / "state"
+    state_dir.mkdir(parents=True)
     (root / "home").mkdir()
     (root / "cwd").mkdir()  # no .env there: only the environment configures the app
     return {
         "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
         "HOME": str(root / "home"),
         "PYTHONUNBUFFERED": env["PYTHONUNBUFFERED"],
-        "DIGIT_KNOWER_MODEL_DIR": str(model_dir),
         "DIGIT_KNOWER_STATE_DIR": str(state_dir),
     }
 

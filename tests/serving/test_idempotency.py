@@ -25,9 +25,9 @@ from digit_knower.settings import get_settings
 from digit_knower.store import Store
 from digit_knower.store.idempotency_keys import KEY_TTL, IdempotencyKeys, _bind
 from digit_knower.store.tables import idempotency_keys
-from tests.store.test_repository import make_record
 from tests.support.api import blank_png, drawn_one, one_pixels
 from tests.support.postgres_server import PostgresServer
+from tests.support.store import make_record
 
 PROBLEM = "application/problem+json"
 

@@ -26,12 +26,11 @@ from digit_knower.cli import main as cli_main
 from digit_knower.serving import metrics
 from digit_knower.settings import get_settings
 from digit_knower.store.outbox import DEAD_LETTER_AFTER, Outbox
-from tests.store.test_outbox import POISON_LATENCY_MS, open_store, queue_prediction, refuse_poison
-from tests.store.test_repository import make_record
 from tests.support import servers
 from tests.support.api import blank_png, drawn_one
 from tests.support.metrics import Samples, parse, value
 from tests.support.postgres_server import free_port
+from tests.support.store import POISON_LATENCY_MS, make_record, open_store, queue_prediction, refuse_poison
 
 
 def scrape(client: TestClient | httpx.Client, path: str = "/metrics") -> Samples:

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from digit_knower.store import Store
 from digit_knower.store.schema import head_revision
-
-DIGIT_KNOWER = Path(sys.executable).parent / "digit-knower"
-
-
-def db(*args: str, url: str | None, state: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["DIGIT_KNOWER_STATE_DIR"] = str(state)
-    if url is not None:
-        env["DATABASE_URL"] = url
-    return subprocess.run(
-        [str(DIGIT_KNOWER), "db", *args], env=env, capture_output=True, text=True, cwd=state
-    )
+from tests.support.store import DIGIT_KNOWER, db, make_record
 
 
 def test_db_upgrade_current_and_downgrade_through_the_cli(database_url: str, tmp_path: Path) -> None:
@@ -72,8 +60,6 @@ def test_a_bad_database_url_gets_one_clear_line_and_no_stack_trace(url: str, exp
 
 
 def test_db_flush_applies_what_the_outbox_holds(tmp_path: Path) -> None:
-    from tests.store.test_repository import make_record
-
     url = f"sqlite:///{tmp_path / 'digit_knower.sqlite3'}"
     with Store(url, outbox_path=tmp_path / "outbox.sqlite3") as store:
         store.ensure_schema()
@@ -94,8 +80,6 @@ LIST_HINT = "list them with: digit-knower db outbox list"
 def outbox_with_everything(tmp_path: Path) -> tuple[str, str]:
     """The embedded database's outbox holding a dead letter, one record for another database and
     one for this one. Returns (this database's fingerprint, the other's)."""
-    from tests.store.test_repository import make_record
-
     url = EMBEDDED.format(tmp_path)
     outbox = tmp_path / "outbox.sqlite3"
     with Store(url, outbox_path=outbox, retry_after_s=0.01, retry_at_most_s=0.01) as store:
@@ -170,7 +154,6 @@ def test_db_outbox_can_write_another_databases_records_here_or_drop_them(tmp_pat
 
 @pytest.mark.postgres
 def test_db_flush_wait_writes_the_backlog_once_the_database_is_back(tmp_path: Path) -> None:
-    from tests.store.test_repository import make_record
     from tests.support.postgres_server import own_server
 
     with own_server() as server:

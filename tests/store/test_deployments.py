@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digit_knower.store import NothingToRollBackError, Store, UnknownModelError
-from tests.store.test_repository import T0, make_card, make_record
+from tests.support.store import T0, make_card, make_record
 
 BASELINE, B, C = "dk-shipped", "dk-candidate-b", "dk-candidate-c"
 

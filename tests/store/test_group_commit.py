@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,52 +18,8 @@ from sqlalchemy import event, select
 from digit_knower.store import DatabaseError, PredictionRecord, Store
 from digit_knower.store.group_commit import GroupCommit
 from digit_knower.store.tables import predictions
-from tests.store.test_repository import count_rows, make_record
-
-HANG_GUARD_S = 60  # only so that a broken writer fails the test instead of hanging the suite
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + HANG_GUARD_S
-    while not condition():
-        assert time.monotonic() < deadline, "gave up waiting: the writer seems stuck"
-        time.sleep(0.001)
-
-
-class Caller(threading.Thread):
-    """Submits one item on its own thread and keeps the outcome (None or the exception)."""
-
-    def __init__(self, submit: Callable[[], None]) -> None:
-        super().__init__(daemon=True)
-        self._submit = submit
-        self.outcome: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._submit()
-        except BaseException as err:
-            self.outcome = err
-
-    def result(self) -> BaseException | None:
-        self.join(HANG_GUARD_S)
-        assert not self.is_alive(), "the caller is still waiting for its write"
-        return self.outcome
-
-
-def start(submit: Callable[[], None]) -> Caller:
-    caller = Caller(submit)
-    caller.start()
-    return caller
-
-
-def queue_in_order(submits: list[Callable[[], None]], pending: Callable[[], int]) -> list[Caller]:
-    """Start one caller per submit, each only once the previous one is queued: a known order."""
-    callers = []
-    for submit in submits:
-        already = pending()
-        callers.append(start(submit))
-        wait_until(lambda already=already: pending() == already + 1)
-    return callers
+from tests.support.concurrency import HANG_GUARD_S, queue_in_order, start
+from tests.support.store import HeldInserts, count_rows, log_calls, make_record
 
 
 def submits(writer: GroupCommit[str], items: str) -> list[Callable[[], None]]:
@@ -250,34 +205,6 @@ def test_max_batch_must_be_positive() -> None:
 # -- the store -----------------------------------------------------------------------------------
 
 
-class HeldInserts:
-    """Holds the store's writer just before each INSERT INTO predictions, until let through."""
-
-    def __init__(self, store: Store) -> None:
-        self.engine = store.engine
-        self.holding = True
-        self._arrived = threading.Semaphore(0)
-        self._go = threading.Semaphore(0)
-        event.listen(self.engine, "before_cursor_execute", self._before_execute)
-
-    def _before_execute(self, _conn, _cursor, statement: str, *_args) -> None:
-        if self.holding and statement.lstrip().upper().startswith("INSERT INTO PREDICTIONS"):
-            self._arrived.release()
-            self._go.acquire(timeout=HANG_GUARD_S)
-
-    def wait_for_insert(self) -> None:
-        """Until the writer waits before an insert (it holds a connection)."""
-        assert self._arrived.acquire(timeout=HANG_GUARD_S), "the writer never reached its insert"
-
-    def let_one_go(self) -> None:
-        self._go.release()
-
-    def stop_holding(self) -> None:
-        # The listener stays (removing it while the writer runs it would break SQLAlchemy's loop).
-        self.holding = False
-        self._go.release(1000)  # whatever still waits goes on
-
-
 @pytest.fixture
 def inserts(store: Store) -> Iterator[HeldInserts]:
     inserts = HeldInserts(store)
@@ -295,10 +222,6 @@ def inserts_run(store: Store) -> list[int]:
 
     event.listen(store.engine, "before_cursor_execute", count)
     return sizes
-
-
-def log_calls(store: Store, records: list[PredictionRecord]) -> list[Callable[[], None]]:
-    return [lambda record=record: store.log_prediction(record) for record in records]
 
 
 def committed_ids(store: Store) -> list:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from digit_knower.store import SchemaOutOfDateError, Store
 from digit_knower.store.schema import head_revision
 from digit_knower.store.tables import Base
-from tests.store.test_repository import make_card, make_record
+from tests.support.store import make_card, make_record
 
 TABLES = {"model_versions", "predictions", "idempotency_keys", "deployments"}
 

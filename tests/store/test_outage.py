@@ -28,9 +28,9 @@ from digit_knower.store import (
     uuid7,
 )
 from digit_knower.store.tables import model_versions, predictions
-from tests.store.test_group_commit import HeldInserts, log_calls, queue_in_order, start
-from tests.store.test_repository import make_card, make_record
+from tests.support.concurrency import queue_in_order, start
 from tests.support.postgres_server import PostgresServer
+from tests.support.store import HeldInserts, db, log_calls, make_card, make_record
 
 pytestmark = pytest.mark.postgres
 
@@ -256,8 +256,6 @@ def test_an_unknown_database_is_one_clear_line(server: PostgresServer, tmp_path:
 
 
 def test_db_upgrade_with_a_wrong_password_is_one_line_on_stderr(url: str, tmp_path: Path) -> None:
-    from tests.store.test_db_command import db
-
     done = db("upgrade", url=url.replace(PASSWORD, "wrong"), state=tmp_path)
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1

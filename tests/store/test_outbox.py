@@ -16,13 +16,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from digit_knower.store import Store, UnknownOutboxEntryError
 from digit_knower.store.outbox import DEAD_LETTER_AFTER, Entry, Outbox
 from digit_knower.store.tables import predictions
-from tests.store.test_group_commit import HANG_GUARD_S, wait_until
-from tests.store.test_repository import count_rows, make_record
+from tests.support.concurrency import HANG_GUARD_S, wait_until
+from tests.support.store import (
+    POISON_LATENCY_MS,
+    accept_poison,
+    count_rows,
+    make_record,
+    open_store,
+    queue_prediction,
+    refuse_poison,
+)
 
 # What the outbox of the first release created, word for word: files like this are out there.
 PREVIOUS_VERSION_SCHEMA = """
@@ -35,15 +43,6 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS ix_outbox_key ON outbox (key, kind);
 """
-POISON_LATENCY_MS = 666.0  # the databases below refuse a prediction with this latency, for good
-
-
-def open_store(url: str, outbox: Path, pause_s: float = 0.01) -> Store:
-    """A migrated store; its pauses after a failure or a refusal are short enough to wait out."""
-    store = Store(url, outbox_path=outbox, retry_after_s=pause_s, retry_at_most_s=pause_s)
-    store.upgrade()
-    store.ensure_schema()
-    return store
 
 
 @pytest.fixture
@@ -69,49 +68,9 @@ def label_payload(label: int) -> str:
     return json.dumps({"true_label": label, "labelled_at": datetime.now(UTC).isoformat()})
 
 
-def queue_prediction(store: Store, digit: int = 7, *, latency_ms: float | None = None) -> uuid.UUID:
-    record = make_record(digit)
-    if latency_ms is not None:
-        record = record.model_copy(update={"latency_ms": latency_ms})
-    store.outbox.append("prediction", str(record.id), record.model_dump_json())
-    return record.id
-
-
 def labels_in(store: Store) -> dict[uuid.UUID, int | None]:
     with store.engine.connect() as connection:
         return dict(connection.execute(select(predictions.c.id, predictions.c.true_label)).all())
-
-
-def refuse_poison(url: str) -> None:
-    """Make the database refuse one kind of record for good: a constraint it will never satisfy."""
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            connection.execute(
-                text(
-                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON predictions "
-                    f"WHEN NEW.latency_ms = {POISON_LATENCY_MS} "
-                    "BEGIN SELECT RAISE(ABORT, 'poison record refused'); END"
-                )
-            )
-        else:
-            connection.execute(
-                text(
-                    "ALTER TABLE predictions ADD CONSTRAINT refuse_poison "
-                    f"CHECK (latency_ms <> {POISON_LATENCY_MS})"
-                )
-            )
-    engine.dispose()
-
-
-def accept_poison(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            connection.execute(text("DROP TRIGGER refuse_poison"))
-        else:
-            connection.execute(text("ALTER TABLE predictions DROP CONSTRAINT refuse_poison"))
-    engine.dispose()
 
 
 # --- Each entry is tied to its database -------------------------------------------------------------

@@ -19,61 +19,7 @@ from digit_knower.store import (
     uuid7,
 )
 from digit_knower.store.tables import model_versions, predictions
-
-T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-def make_record(
-    digit: int = 7,
-    *,
-    model_version: str = "dk-test",
-    at: datetime | None = None,
-    source: str = "web",
-    verdict: str | None = "digit",
-    rng: random.Random | None = None,
-) -> PredictionRecord:
-    """A valid record with a random picture; `at` sets its time (and the time inside its id).
-    `verdict=None` makes a row as logged before verdicts existed."""
-    rng = rng or random.Random()
-    at = at or datetime.now(UTC)
-    probabilities = [0.02] * 10
-    probabilities[digit] = 0.82
-    return PredictionRecord(
-        id=uuid7(int(at.timestamp() * 1e9) + rng.randrange(1000)),
-        created_at=at,
-        source=source,
-        model_version=model_version,
-        digit=digit,
-        confidence=0.82,
-        probabilities=probabilities,
-        model_input=rng.randbytes(784),
-        latency_ms=rng.uniform(0.1, 5.0),
-        verdict=verdict,
-        digits=None if verdict is None else [digit],
-    )
-
-
-def make_card(version: str = "dk-20261126-abcdef12") -> dict:
-    return {
-        "version": version,
-        "created_at": "2026-11-26T10:00:00+00:00",
-        "architecture": "conv32-conv64-fc128",
-        "parameters": 345_000,
-        "hyperparameters": {"epochs": 3, "lr": 0.003},
-        "seed": 0,
-        "data_sha256": {"train-images-idx3-ubyte": "ab" * 32},
-        "train_seconds": 61.5,
-        "val_accuracy": 0.995,
-        "test_accuracy": 0.9956,
-        "per_class_accuracy": [0.99] * 10,
-        "confusion_matrix": [[0] * 10 for _ in range(10)],
-        "history": [{"epoch": 1, "loss": 0.1}],
-    }
-
-
-def count_rows(store: Store, table=predictions) -> int:
-    with store.engine.connect() as connection:
-        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+from tests.support.store import T0, count_rows, make_card, make_record
 
 
 def test_a_logged_prediction_reads_back_unchanged(store: Store) -> None:

@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from digit_knower.settings import get_settings
 from digit_knower.store import Store
-from tests.store.test_repository import make_record
-from tests.web.test_app import APP
+from tests.support.store import make_record
+from tests.support.web import APP
 
 
 def banners(page: AppTest) -> list[str]:

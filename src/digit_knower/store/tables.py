@@ -1,7 +1,11 @@
 """The database tables (SQLAlchemy 2.0), portable across PostgreSQL and SQLite.
 
-The migrations in `migrations/versions/` create exactly these; `tests/test_store_migrations.py`
+The migrations in `migrations/versions/` create exactly these; `tests/store/test_migrations.py`
 checks that the two agree.
+
+Each mapped class is named for a row of its table (`PredictionRow`, `DeploymentRow`, ...), so that
+it never reads as the reader's `Prediction` or the `Deployment` that `store.deployments` returns.
+The store's queries use the tables themselves, named at the end (`predictions`, `deployments`, ...).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class ModelVersion(Base):
+class ModelVersionRow(Base):
     """One trained model: the columns people query, and the whole card for everything else."""
 
     __tablename__ = "model_versions"
@@ -65,7 +69,7 @@ class ModelVersion(Base):
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class Prediction(Base):
+class PredictionRow(Base):
     """One prediction. `model_version` is deliberately not a foreign key: a prediction made while the
     database was down (so its model could not be registered yet) must never be refused later."""
 
@@ -109,7 +113,7 @@ class Prediction(Base):
     )
 
 
-class IdempotencyKey(Base):
+class IdempotencyKeyRow(Base):
     """A client's Idempotency-Key on POST /v1/predictions, bound for 24 hours to the picture it came
     with (`digit_knower.serving.idempotency`). Not a foreign key to the prediction either: the prediction
     may still wait in the outbox while its key is bound."""
@@ -127,7 +131,7 @@ class IdempotencyKey(Base):
     )
 
 
-class Deployment(Base):
+class DeploymentRow(Base):
     """One change of the model that serves: a promotion or a rollback, by whom, when and why.
 
     The latest row names the serving version (none: each process serves its own shipped model).
@@ -148,7 +152,7 @@ class Deployment(Base):
     __table_args__ = (CheckConstraint("action IN ('promote', 'rollback')", name="action"),)
 
 
-predictions = Prediction.__table__
-model_versions = ModelVersion.__table__
-idempotency_keys = IdempotencyKey.__table__
-deployments = Deployment.__table__
+predictions = PredictionRow.__table__
+model_versions = ModelVersionRow.__table__
+idempotency_keys = IdempotencyKeyRow.__table__
+deployments = DeploymentRow.__table__
