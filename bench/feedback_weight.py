@@ -29,13 +29,9 @@ import numpy as np
 from digit_knower import Predictor
 from digit_knower.data.mnist import load_mnist
 from digit_knower.lifecycle import feedback
-from digit_knower.reader.predictor import MODEL_FILE
 from digit_knower.settings import SHIPPED_MODEL_DIR, get_settings
 from digit_knower.store import Feedback, uuid7
-from digit_knower.training import (
-    evaluate,
-    finetune,
-)
+from digit_knower.training import finetune
 from tests.support.seven_segment import balanced_labels, seven_segment_drawings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +102,7 @@ def main() -> None:
                 )
                 seconds = time.perf_counter() - started
                 candidate = Predictor.from_dir(Path(out))
-                logits = evaluate.onnx_logits(Path(out) / MODEL_FILE, split.holdout.images)
+                logits = candidate.network.logits(split.holdout.images)
                 holdout = float(np.mean(logits[:, :10].argmax(axis=1) == split.holdout.labels))
                 print(
                     f"{share:>6.2f} {lr:>7.0e} | {tuned.card['val_accuracy']:>9.2%} {holdout:>8.2%} "

@@ -30,7 +30,6 @@ from tqdm import tqdm
 
 from digit_knower import Predictor
 from digit_knower.data.mnist import load_test
-from digit_knower.reader.predictor import INPUT_NAME, OUTPUT_NAME
 from digit_knower.reader.preprocess import preprocess
 from digit_knower.settings import get_settings
 
@@ -112,8 +111,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     canvases = [canvas_of(test.images[i], rng) for i in rng.choice(len(test.images), 256, replace=False)]
     canvas = canvases[0]
-    model_input = (preprocess(canvas).astype(np.float32) / 255)[np.newaxis, np.newaxis]
-    session = predictor._session
+    pixels = preprocess(canvas)[np.newaxis]  # (1, 28, 28) uint8, as the network reads it
+    model_input = (pixels.astype(np.float32) / 255)[:, np.newaxis]  # (1, 1, 28, 28), as torch reads it
+    network = predictor.network
 
     print(f"model {predictor.model_version} from {model_dir}; medians of {args.repeats} calls")
     report(
@@ -125,7 +125,7 @@ def main() -> None:
     report("  preprocessing alone", lambda: preprocess(canvas), args.repeats)
     report(
         "  ONNX Runtime alone, batch 1",
-        lambda: session.run([OUTPUT_NAME], {INPUT_NAME: model_input}),
+        lambda: network.run(pixels),
         args.repeats,
     )
     eager = torch_eager(model_dir)
@@ -146,8 +146,7 @@ def main() -> None:
     start = time.perf_counter()
     digits = np.array([p.digit for p in predictor.predict_batch(images)])
     seconds = time.perf_counter() - start
-    tensors = (test.images.astype(np.float32) / 255)[:, np.newaxis]
-    (logits,) = session.run([OUTPUT_NAME], {INPUT_NAME: tensors})
+    logits = network.logits(test.images)
     raw = logits[:, :10].argmax(axis=1)  # the likeliest digit, one pass, no second look
     print(
         f"MNIST test set through predict_batch ({len(images):,} images in {seconds:.1f} s): "

@@ -28,21 +28,21 @@ from pathlib import Path
 import numpy as np
 
 from digit_knower.data.mnist import load_test
+from digit_knower.reader.classes import softmax
 from digit_knower.reader.predictor import Predictor
 from digit_knower.settings import SHIPPED_MODEL_DIR
 from digit_knower.training import calibrate
 from digit_knower.training import reader_quality as quality
 from digit_knower.training.drawings import redraw
-from digit_knower.training.evaluate import onnx_logits
 
 
 def mnist(predictor: Predictor, model_dir: Path, test) -> None:
     figures = quality.mnist_figures(predictor, test)
     card = json.loads((model_dir / "model_card.json").read_text())
     temperature = card.get("reader", {}).get("temperature", 1.0)
-    logits = onnx_logits(model_dir / "digit_cnn.onnx", test.images)[:, :10]
+    logits = predictor.network.logits(test.images)[:, :10]
     right = logits.argmax(1) == test.labels
-    before = calibrate.ece(calibrate.softmax(logits * temperature).max(1), right)
+    before = calibrate.ece(softmax(logits * temperature).max(1), right)
     print(f"MNIST test ({len(test.labels)}), through predict_batch: {figures['accuracy']:.2%} right;")
     print(f"  {figures['not_verdict_digit']} not called 'digit'; ECE {before:.2%} before the temperature")
     print(f"  ({temperature:.3f}), {figures['ece']:.2%} after")

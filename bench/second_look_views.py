@@ -24,9 +24,11 @@ import torch.nn.functional as F
 
 from digit_knower.data.mnist import load_mnist
 from digit_knower.reader import second_look
+from digit_knower.reader.predictor import Network
 from digit_knower.settings import SHIPPED_MODEL_DIR, get_settings
-from digit_knower.training import train
-from digit_knower.training.evaluate import onnx_logits
+from digit_knower.training.augment import dilate, erode
+from digit_knower.training.config import TrainConfig
+from digit_knower.training.data_mix import prepare_data
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,8 +50,8 @@ def morphed(inputs: np.ndarray, change) -> np.ndarray:
 
 # Each candidate: the views it adds to the shifts, of the inputs read again.
 EXTRA_VIEWS: dict[str, Callable[[np.ndarray], list[np.ndarray]]] = {
-    "eroded": lambda x: [morphed(x, train.erode)],
-    "dilated": lambda x: [morphed(x, train.dilate)],
+    "eroded": lambda x: [morphed(x, erode)],
+    "dilated": lambda x: [morphed(x, dilate)],
     "zoomed 10% in and out": lambda x: [warped(x, zoom=1.1), warped(x, zoom=0.9)],
     "turned 10 degrees each way": lambda x: [warped(x, degrees=10), warped(x, degrees=-10)],
 }
@@ -61,7 +63,7 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def compare(name: str, onnx: Path, inputs: np.ndarray, labels: np.ndarray) -> None:
     def run(views: np.ndarray) -> np.ndarray:
-        return onnx_logits(onnx, views)
+        return Network.open(onnx, threads=0).logits(views)
 
     first = run(inputs)
     print(f"{name} ({len(labels):,}; {second_look.undecided(first).mean():.1%} undecided, read again):")
@@ -84,7 +86,7 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=SHIPPED_MODEL_DIR)
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
     args = parser.parse_args()
-    data = train.prepare_data(load_mnist(args.data_dir), train.TrainConfig(), get_settings().cache_dir)
+    data = prepare_data(load_mnist(args.data_dir), TrainConfig(), get_settings().cache_dir)
     onnx = args.model_dir / "digit_cnn.onnx"
     for name, source in (("MNIST validation digits", "mnist"), ("their mouse-style redrawings", "redrawn")):
         part = data.val[source]

@@ -22,10 +22,9 @@ from scipy import ndimage
 from skimage.morphology import disk, skeletonize
 
 from digit_knower.data.mnist import load_mnist
-from digit_knower.reader.predictor import MODEL_FILE
+from digit_knower.reader.predictor import MODEL_FILE, Network
 from digit_knower.reader.preprocess import preprocess
 from digit_knower.settings import SHIPPED_MODEL_DIR
-from digit_knower.training.evaluate import onnx_logits
 
 CANVAS = 280
 
@@ -65,7 +64,7 @@ def main() -> None:
     print(f"{'model':<40}" + "".join(f"{name:>14}" for name in variants))
     for model_dir in args.model_dir:
         accs = [
-            (onnx_logits(model_dir / MODEL_FILE, x)[:, :10].argmax(1) == labels).mean()
+            (Network.open(model_dir / MODEL_FILE, threads=0).logits(x)[:, :10].argmax(1) == labels).mean()
             for x in variants.values()
         ]
         print(f"{model_dir!s:<40}" + "".join(f"{a:>14.2%}" for a in accs))

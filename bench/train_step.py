@@ -25,8 +25,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in train.py
 
 import torch
 
-from digit_knower.training import evaluate, train
-from digit_knower.training.model import DigitCNN
+from digit_knower.reader.predictor import BATCH_CHUNK, Network
+from digit_knower.training import train
+from digit_knower.training.config import DEFAULT_THREADS, TrainConfig
+from digit_knower.training.export import export_onnx
+from digit_knower.training.model import DigitCNN, predict_logits
 
 
 def pool_last(model: DigitCNN) -> DigitCNN:
@@ -54,7 +57,7 @@ def variants() -> dict[str, DigitCNN]:
 def step_seconds(model: DigitCNN, batch_size: int, steps: int = 10) -> float:
     """Median seconds of one training step (`train.step`: bf16 forward, loss, backward, AdamW) on
     random pictures."""
-    cfg = train.TrainConfig()
+    cfg = TrainConfig()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     constant = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     x, y = torch.rand(batch_size, 1, 28, 28), torch.randint(0, 11, (batch_size,))
@@ -73,26 +76,26 @@ def inference_figures(count: int = 10_000) -> None:
     images = torch.randint(0, 256, (count, 28, 28), dtype=torch.uint8)
     for batch_size in (250, 1000):
         started = time.perf_counter()
-        train.predict_logits(model, images, batch_size=batch_size)
+        predict_logits(model, images, batch_size=batch_size)
         per_picture = (time.perf_counter() - started) / count
         print(f"  torch float32 inference, batch {batch_size}: {per_picture * 1e6:.0f} µs per picture")
     with tempfile.TemporaryDirectory() as folder:
         onnx_path = Path(folder) / "model.onnx"
-        train.export_onnx(model, onnx_path)
+        export_onnx(model, onnx_path)
         started = time.perf_counter()
-        evaluate.onnx_logits(onnx_path, images.numpy())
+        Network.open(onnx_path, threads=0).logits(images.numpy())
         per_picture = (time.perf_counter() - started) / count
-    print(f"  ONNX Runtime inference, batch 1000: {per_picture * 1e6:.0f} µs per picture")
+    print(f"  ONNX Runtime inference, batch {BATCH_CHUNK}: {per_picture * 1e6:.0f} µs per picture")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--batch-size", type=int, default=train.TrainConfig().batch_size)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
     parser.add_argument("--rounds", type=int, default=5, help="turns through all the variants")
     parser.add_argument(
-        "--threads", type=int, default=train.DEFAULT_THREADS, help="torch threads, as `train --threads`"
+        "--threads", type=int, default=DEFAULT_THREADS, help="torch threads, as `train --threads`"
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -18,7 +18,7 @@ from PIL import Image
 from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor
 from digit_knower.data.mnist import Split, load_test
 from digit_knower.reader import second_look
-from digit_knower.reader.predictor import CARD_FILE, MODEL_FILE, ModelNotFoundError
+from digit_knower.reader.predictor import BATCH_CHUNK, CARD_FILE, MODEL_FILE, ModelNotFoundError, Network
 from digit_knower.settings import SHIPPED_MODEL_DIR
 from digit_knower.training.drawings import redraw as drawing
 
@@ -226,6 +226,41 @@ def test_eight_threads_at_once_get_the_answers_one_thread_gets(
             assert got.digit == want.digit
             assert got.probabilities == want.probabilities
             assert np.array_equal(got.model_input, want.model_input)
+
+
+# --- The network alone --------------------------------------------------------------------
+
+
+def test_the_network_gives_the_logits_onnx_runtime_gives_for_any_number_of_inputs(
+    predictor: Predictor, mnist_test: Split
+):
+    inputs = mnist_test.images[: BATCH_CHUNK + 100]  # more than one run takes
+    session = ort.InferenceSession(str(SHIPPED_MODEL_DIR / MODEL_FILE), providers=["CPUExecutionProvider"])
+    expected = session.run(["logits"], {"image": (inputs.astype(np.float32) / 255)[:, np.newaxis]})[0]
+    logits = predictor.network.logits(inputs)
+    assert logits.shape == (len(inputs), 11)
+    np.testing.assert_allclose(logits, expected, rtol=0, atol=1e-5)
+    assert predictor.network.logits(inputs[:0]).shape == (0, 11)
+
+
+def test_a_network_needs_no_model_card(tmp_path: Path):
+    shutil.copy(SHIPPED_MODEL_DIR / MODEL_FILE, tmp_path / MODEL_FILE)
+    assert Network.open(tmp_path / MODEL_FILE).logits(np.zeros((2, 28, 28), np.uint8)).shape == (2, 11)
+
+
+def test_a_network_without_the_agreed_input_and_output_is_refused(tmp_path: Path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["pixels"], ["scores"])],
+        "not-a-digit-model",
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, [None, 1, 28, 28])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, 1, 28, 28])],
+    )
+    onnx.save(helper.make_model(graph), tmp_path / MODEL_FILE)
+    with pytest.raises(ModelNotFoundError, match="needs input 'image' and output 'logits'"):
+        Network.open(tmp_path / MODEL_FILE)
 
 
 # --- Bad input ----------------------------------------------------------------------------

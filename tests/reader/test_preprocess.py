@@ -15,15 +15,8 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from digit_knower.data.mnist import Split, load_test
-from digit_knower.reader.preprocess import (
-    STROKE_BAND,
-    EmptyImageError,
-    InvalidImageError,
-    decode_image,
-    pixel_count,
-    preprocess,
-    stroke_width,
-)
+from digit_knower.reader.picture import EmptyImageError, InvalidImageError, decode_image, pixel_count
+from digit_knower.reader.preprocess import STROKE_BAND, preprocess, stroke_width
 from digit_knower.training.drawings import redraw as drawing
 
 

@@ -143,8 +143,8 @@ def mouse_style_read(predictor: Predictor, test_digits: Split):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 11's pooled goal is not reached yet: 98.94% of this set, 98.67% of "
-    "bench/reader_quality.py's 3,000 (README: 'How the reader reads a drawing'). Strict: once it "
+    reason="the reader's pooled goal (99.0%) is not reached yet: 98.94% of this set, 98.67% of "
+    "`python -m bench.reader_quality`'s 3,000 (docs/figures.md, 'The reader'). Strict: once it "
     "passes, this mark must go.",
 )
 def test_mouse_style_drawings_are_read_as_well_as_the_issue_asks_in_all_three_polarities_together(

@@ -14,6 +14,7 @@ import onnxruntime as ort
 import pytest
 
 from digit_knower.data.mnist import load_test
+from digit_knower.reader.predictor import MODEL_FILE, Network
 from digit_knower.settings import SHIPPED_MODEL_DIR
 from digit_knower.training import evaluate
 
@@ -27,7 +28,7 @@ def card() -> dict:
 
 def test_the_shipped_model_reads_at_least_99_65_percent_of_the_test_set(mnist_dir: Path, card: dict) -> None:
     test = load_test(mnist_dir, download=False)
-    predicted = evaluate.onnx_logits(MODEL_DIR / "digit_cnn.onnx", test.images)[:, :10].argmax(1)
+    predicted = Network.open(MODEL_DIR / MODEL_FILE).logits(test.images)[:, :10].argmax(1)
     accuracy = (predicted == test.labels).mean()
     assert accuracy >= 0.9965
     # The card tells the truth about the file beside it.

@@ -29,6 +29,7 @@ from digit_knower.serving.registry import Registry
 from digit_knower.settings import get_settings
 from digit_knower.store import DatabaseError, Deployment, Store
 from digit_knower.training import evaluate, finetune
+from digit_knower.training.export import TrainingFailed
 
 # In a source checkout (src/digit_knower/lifecycle/retrain.py), the repository's root.
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -225,7 +226,7 @@ def main(args: argparse.Namespace) -> int:
     except (DatabaseError, ModelNotFoundError, finetune.ParentUnusable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except finetune.TrainingFailed as err:
+    except TrainingFailed as err:  # the ONNX export disagreed with torch: nothing is registered
         print(f"error: retraining failed: {err}", file=sys.stderr)
         return 1
     except OSError as err:  # e.g. the registry folder is not writable, or the disk is full

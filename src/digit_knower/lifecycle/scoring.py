@@ -20,8 +20,7 @@ from numpy.typing import NDArray
 from digit_knower.data.mnist import Split
 from digit_knower.lifecycle.feedback import FeedbackSet
 from digit_knower.lifecycle.gate import Score, Scores
-from digit_knower.reader.predictor import MODEL_FILE, Predictor
-from digit_knower.training import evaluate
+from digit_knower.reader.predictor import Predictor
 
 # 3,000 pictures: the gate's 0.2-point bound is then 6 of them, not one (a coin toss at 600).
 ROBUSTNESS_PER_POLARITY = 1000
@@ -65,9 +64,8 @@ class Scored:
 
 def score(model_dir: Path, sets: EvaluationSets) -> Scored:
     """One model folder on the three sets."""
-    onnx = model_dir / MODEL_FILE
     predictor = Predictor.from_dir(model_dir)
-    test_predicted = _read_inputs(onnx, sets.mnist_test.images)
+    test_predicted = _read_inputs(predictor, sets.mnist_test.images)
     holdout_predicted = _answers(predictor, sets.feedback_holdout.images)
     predictions = predictor.predict_batch(sets.robustness_pictures)
     robustness_predicted = np.array([p.digit for p in predictions], dtype=np.int64)
@@ -79,11 +77,11 @@ def score(model_dir: Path, sets: EvaluationSets) -> Scored:
     return Scored(scores, test_predicted)
 
 
-def _read_inputs(onnx: Path, images: NDArray[np.uint8]) -> NDArray[np.int64]:
+def _read_inputs(predictor: Predictor, images: NDArray[np.uint8]) -> NDArray[np.int64]:
     if len(images) == 0:
         return np.empty(0, dtype=np.int64)
-    # The likeliest digit, whatever "not a digit" says: as the model card counts MNIST test.
-    return evaluate.onnx_logits(onnx, images)[:, :10].argmax(axis=1).astype(np.int64)
+    # The network's likeliest digit, whatever "not a digit" says: as the model card counts MNIST test.
+    return predictor.network.logits(images)[:, :10].argmax(axis=1).astype(np.int64)
 
 
 def _answers(predictor: Predictor, images: NDArray[np.uint8]) -> NDArray[np.int64]:

@@ -3,9 +3,10 @@
     p = Predictor.load()          # once per model folder, then cached
     pred = p.predict(image)       # PIL image, uint8 array or image bytes -> Prediction
 
-ONNX Runtime runs the network; torch is never imported here. A Predictor holds nothing
-that changes after loading, and ONNX Runtime's `InferenceSession.run` is safe to call
+ONNX Runtime runs the network (`Network`); torch is never imported here. A Predictor holds
+nothing that changes after loading, and ONNX Runtime's `InferenceSession.run` is safe to call
 from many threads at once, so one Predictor serves every thread of the web page and the API.
+How long preprocessing and the network take, whoever watches can observe (`timings`).
 """
 
 from __future__ import annotations
@@ -22,16 +23,16 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from digit_knower.reader import preprocess, second_look, segment, verdict
-from digit_knower.reader.preprocess import EmptyImageError, InvalidImageError
+from digit_knower.reader import preprocess, second_look, segment, timings, verdict
+from digit_knower.reader.picture import EmptyImageError, InvalidImageError
 from digit_knower.reader.verdict import VERDICTS, Reading, Thresholds, Verdict
-from digit_knower.serving import metrics
 
 __all__ = [
     "VERDICTS",
     "EmptyImageError",
     "InvalidImageError",
     "ModelNotFoundError",
+    "Network",
     "Prediction",
     "Predictor",
     "Verdict",
@@ -77,14 +78,47 @@ class Prediction:
     parts: tuple[Prediction, ...] = ()
 
 
+class Network:
+    """The ONNX model alone: (N, 28, 28) uint8 inputs in, logits (N, classes) out, as the network
+    gives them (its first look: no second look, no verdict). Thread-safe.
+
+    The Predictor reads through one; so do the tools that score many 28x28 inputs at once
+    (`digit-knower evaluate`, training's check of its ONNX export, retraining's scores).
+    """
+
+    def __init__(self, session: ort.InferenceSession) -> None:
+        self._session = session
+
+    @classmethod
+    def open(cls, path: Path, threads: int = 1) -> Network:
+        """The network in the ONNX file at `path`; ModelNotFoundError when there is none, it is no
+        ONNX model, or it lacks the agreed input and output. `threads`: ONNX Runtime's threads for
+        one run (see `_session_options`); 0 lets it take one per core."""
+        return cls(_open_session(path, threads))
+
+    def run(self, model_inputs: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """The logits of these inputs, in one ONNX Runtime run (timed as the "model" stage)."""
+        tensor = model_inputs[:, np.newaxis].astype(np.float32) / 255
+        with timings.timed("model"):
+            (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
+        return logits
+
+    def logits(self, model_inputs: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """The logits of any number of inputs, in runs of at most BATCH_CHUNK."""
+        starts = range(0, len(model_inputs), BATCH_CHUNK)
+        if not starts:
+            return self.run(model_inputs)
+        return np.concatenate([self.run(model_inputs[start : start + BATCH_CHUNK]) for start in starts])
+
+
 class Predictor:
-    """An ONNX Runtime session plus its model card. Immutable once built; thread-safe."""
+    """The network plus its model card. Immutable once built; thread-safe."""
 
     _cache: ClassVar[dict[Path, Predictor]] = {}  # one Predictor per model folder, process-wide
     _cache_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, session: ort.InferenceSession, card: dict[str, Any]) -> None:
-        self._session = session
+    def __init__(self, network: Network, card: dict[str, Any]) -> None:
+        self._network = network
         self._card = card
         self._version = str(card["version"])
         self._thresholds = Thresholds.from_card(card)
@@ -106,7 +140,7 @@ class Predictor:
     def from_dir(cls, model_dir: Path, threads: int = 1) -> Predictor:
         """A fresh Predictor from a model folder, bypassing the cache. `threads` > 1 is for scoring
         large batches on a machine of one's own (training's test-side figures); servers keep 1."""
-        return cls(_open_session(model_dir / MODEL_FILE, threads), _read_card(model_dir / CARD_FILE))
+        return cls(Network.open(model_dir / MODEL_FILE, threads), _read_card(model_dir / CARD_FILE))
 
     @property
     def card(self) -> dict[str, Any]:
@@ -116,6 +150,11 @@ class Predictor:
     @property
     def model_version(self) -> str:
         return self._version
+
+    @property
+    def network(self) -> Network:
+        """The ONNX model alone, for logits with no second look and no verdict."""
+        return self._network
 
     @property
     def thresholds(self) -> Thresholds:
@@ -154,18 +193,13 @@ class Predictor:
         """Read (N, 28, 28) uint8 model inputs as they are, with no preprocessing (a logged
         `model_input`, say): each one's digit, probabilities and verdict, as `predict` reads them."""
         # In chunks, so the model's working memory stays bounded however many pictures come.
+        run = self._network.run
         readings: list[Reading] = []
         for start in range(0, len(model_inputs), BATCH_CHUNK):
             chunk = model_inputs[start : start + BATCH_CHUNK]
-            logits = second_look.with_second_look(self._logits(chunk), chunk, self._logits)
+            logits = second_look.with_second_look(run(chunk), chunk, run)
             readings.extend(verdict.read(logits, self._thresholds))
         return readings
-
-    def _logits(self, model_inputs: NDArray[np.uint8]) -> NDArray[np.float32]:
-        tensor = model_inputs[:, np.newaxis].astype(np.float32) / 255
-        with metrics.MODEL_SECONDS.time():
-            (logits,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: tensor})
-        return logits
 
     def _prediction(self, inputs: _Inputs, readings: list[Reading]) -> Prediction:
         pictures, whole, parts = inputs.pictures, readings[0], readings[1:]
@@ -198,21 +232,21 @@ class _Inputs:
 
 
 def _model_inputs(image: object) -> _Inputs:
-    with metrics.PREPROCESS_SECONDS.time():
+    with timings.timed("preprocess"):
         return _preprocessed(image)
 
 
 def _preprocessed(image: object) -> _Inputs:
     ink = preprocess.ink_of(image)
     whole = preprocess.digit_input(ink)
-    split = segment.digit_spans(preprocess.strong(ink))
+    found = segment.digit_spans(preprocess.strong(ink))
     parts = []
-    for span in split.spans:
+    for span in found.spans:
         try:
             parts.append(preprocess.digit_input(ink[:, span], picture_extent=max(ink.shape)))
         except EmptyImageError:  # a piece that is only a speck: no several digits after all
             return _Inputs(whole[np.newaxis])
-    return _Inputs(np.stack([whole, *parts]), split.clearly_apart)
+    return _Inputs(np.stack([whole, *parts]), found.clearly_apart)
 
 
 def _read_only(picture: NDArray[np.uint8]) -> NDArray[np.uint8]:

@@ -33,29 +33,9 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-# The errors and the input side live in `picture`; they are re-exported here, where callers
-# have always found them.
-from digit_knower.reader.picture import (
-    EmptyImageError,
-    InvalidImageError,
-    decode_image,
-    grey_on_paper,
-    pixel_count,
-    to_pil,
-)
+from digit_knower.reader.picture import EmptyImageError, grey_on_paper, to_pil
 
-__all__ = [
-    "MODEL_SIZE",
-    "EmptyImageError",
-    "InvalidImageError",
-    "decode_image",
-    "digit_input",
-    "ink_of",
-    "pixel_count",
-    "preprocess",
-    "stroke_width",
-    "strong",
-]
+__all__ = ["MODEL_SIZE", "digit_input", "ink_of", "preprocess", "stroke_width", "strong"]
 
 MODEL_SIZE: Final = 28
 BOX_SIZE: Final = 20

@@ -22,9 +22,8 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from digit_knower.training.calibrate import softmax
+from digit_knower.reader.classes import DIGITS, NOT_A_DIGIT, softmax
 
-DIGITS: Final = 10
 # Look again below this probability of the likeliest digit ...
 LOOK_AGAIN_BELOW: Final = 0.9
 # ... or while "not a digit" lies between these probabilities.
@@ -40,7 +39,7 @@ def undecided(logits: NDArray[np.floating]) -> NDArray[np.bool_]:
     unsure = softmax(logits[:, :DIGITS]).max(axis=1) < LOOK_AGAIN_BELOW
     if logits.shape[1] == DIGITS:
         return unsure
-    not_a_digit = softmax(logits)[:, DIGITS]
+    not_a_digit = softmax(logits)[:, NOT_A_DIGIT]
     low, high = UNDECIDED_NOT_A_DIGIT
     return unsure | ((not_a_digit > low) & (not_a_digit < high))
 

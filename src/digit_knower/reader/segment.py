@@ -44,17 +44,17 @@ MAX_DIGITS: Final = 8
 
 
 @dataclass(frozen=True)
-class Split:
+class DigitSpans:
     """Where a drawing divides into separate digits."""
 
     spans: list[slice]  # the columns of each candidate digit, left to right; [] for one digit
     clearly_apart: bool = False  # every gap is wide (CLEAR_GAP_SHARE): no digit breaks that wide
 
 
-ONE_DIGIT: Final = Split([])
+ONE_DIGIT: Final = DigitSpans([])
 
 
-def digit_spans(strong: NDArray[np.bool_]) -> Split:
+def digit_spans(strong: NDArray[np.bool_]) -> DigitSpans:
     """The column spans of the separate digits, left to right; no spans unless two or more.
 
     `strong`: where the ink is clearly ink (above the noise floor), at the working size.
@@ -68,7 +68,7 @@ def digit_spans(strong: NDArray[np.bool_]) -> Split:
     if not 2 <= len(pieces) <= MAX_DIGITS:
         return ONE_DIGIT
     gaps = [(b.left - a.right) / max(a.height, b.height) for a, b in itertools.pairwise(pieces)]
-    return Split([slice(p.left, p.right) for p in pieces], clearly_apart=min(gaps) >= CLEAR_GAP_SHARE)
+    return DigitSpans([slice(p.left, p.right) for p in pieces], clearly_apart=min(gaps) >= CLEAR_GAP_SHARE)
 
 
 class _Piece:

@@ -19,11 +19,10 @@ from typing import Any, Final, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from digit_knower.training.calibrate import softmax
+from digit_knower.reader.classes import DIGITS, NOT_A_DIGIT, softmax
 
 Verdict = Literal["digit", "unsure", "not_a_digit", "several_digits"]
 VERDICTS: Final[tuple[Verdict, ...]] = ("digit", "unsure", "not_a_digit", "several_digits")
-DIGIT_CLASSES: Final = 10
 
 # For a model card without the reader's thresholds (a model made before verdicts): say
 # "unsure" below an even chance, and never "not a digit" (such a model cannot tell).
@@ -32,6 +31,9 @@ DEFAULT_UNSURE_BELOW: Final = 0.5
 
 @dataclass(frozen=True)
 class Thresholds:
+    """The reader's two thresholds: training picks them (`training.calibrate.pick_thresholds`) and
+    writes them into the model card, the reader reads them back from it."""
+
     not_a_digit_from: float = 1.0  # P(not a digit) at or above this: not a digit
     unsure_below: float = DEFAULT_UNSURE_BELOW  # the digit's probability below this: unsure
 
@@ -42,6 +44,10 @@ class Thresholds:
             not_a_digit_from=float(reader.get("not_a_digit_threshold", 1.0)),
             unsure_below=float(reader.get("unsure_threshold", DEFAULT_UNSURE_BELOW)),
         )
+
+    def card_fields(self) -> dict[str, float]:
+        """The entries of the card's "reader" section that `from_card` reads back."""
+        return {"not_a_digit_threshold": self.not_a_digit_from, "unsure_threshold": self.unsure_below}
 
 
 @dataclass(frozen=True)
@@ -57,11 +63,8 @@ class Reading:
 
 def read(logits: NDArray[np.floating], thresholds: Thresholds) -> list[Reading]:
     """One Reading per row of logits (N, 10) or (N, 11)."""
-    digits = softmax(logits[:, :DIGIT_CLASSES])
-    if logits.shape[1] > DIGIT_CLASSES:
-        not_a_digit = softmax(logits)[:, DIGIT_CLASSES]
-    else:
-        not_a_digit = np.zeros(len(logits))
+    digits = softmax(logits[:, :DIGITS])
+    not_a_digit = softmax(logits)[:, NOT_A_DIGIT] if logits.shape[1] > DIGITS else np.zeros(len(logits))
     best = digits.argmax(axis=1)
     return [
         Reading(

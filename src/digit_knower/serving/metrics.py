@@ -1,8 +1,9 @@
 """Prometheus metrics: what the core and the front ends count, and what a process exposes.
 
-Both front ends count the same things (service.py counts predictions, predictor.py times the
-preprocessing and the model); the API adds its HTTP requests (api/metrics.py). A process exposes
-`registry()`: GET /metrics on the API, a port of its own for the web page.
+Both front ends count the same things: predict_and_log.py counts predictions, and two histograms
+here observe the reader's `timings` of the preprocessing and the model. The API adds its HTTP
+requests (api/http_metrics.py). A process exposes `registry()`: GET /metrics on the API, a port
+of its own for the web page.
 
 With several uvicorn workers, each worker is a process with counters of its own. `digit-knower
 api` then runs prometheus-client's multiprocess mode, its documented way for such servers: it
@@ -24,6 +25,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+
+from digit_knower.reader import timings
 
 if TYPE_CHECKING:
     from digit_knower.reader.predictor import Prediction
@@ -53,6 +56,9 @@ MODEL_SECONDS = Histogram(
     "Time of one ONNX Runtime run (one picture, or a batch of them).",
     buckets=CORE_BUCKETS,
 )
+# The reader knows nothing of Prometheus: it tells whoever observes its stages how long each took.
+timings.observe("preprocess", PREPROCESS_SECONDS.observe)
+timings.observe("model", MODEL_SECONDS.observe)
 HTTP_REQUESTS = Counter(
     "digit_knower_http_requests",
     "HTTP requests answered, per method, route (its template) and status.",

@@ -1,6 +1,6 @@
 """Calibration: a temperature that makes the confidence mean what it says, and the reader's thresholds.
 
-Both are chosen after training on the validation split, never on the test set:
+Both are chosen after training on the validation split, never on the test set (`calibrate_reader`):
 
 - the temperature T (Guo et al., 2017, "On Calibration of Modern Neural Networks"): the logits
   are divided by the one number that minimises the negative log-likelihood of the validation
@@ -10,34 +10,34 @@ Both are chosen after training on the validation split, never on the test set:
 - the threshold of "unsure": the digit's probability below which the reader says it is not sure,
   likewise set by the share of validation digits it may concern.
 
+The thresholds are the reader's own type (`verdict.Thresholds`), and what they do to the
+validation split is measured by the reader's own verdicts, second look included: training
+calibrates the reader exactly as it will serve.
+
 `ece` measures calibration: the expected calibration error over 15 equal-width bins of
 confidence, the weighted mean gap between how sure the reader said it was and how often it was
 right.
-
-numpy only: serving-side tools (`digit-knower evaluate`, the benchmarks) use it too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
+from digit_knower.reader import second_look, verdict
+from digit_knower.reader.classes import DIGITS, NOT_A_DIGIT, softmax
+from digit_knower.reader.verdict import Thresholds
+from digit_knower.training.config import TrainConfig
+from digit_knower.training.data_mix import TrainingData
+from digit_knower.training.model import DigitCNN, predict_logits
+
 ECE_BINS: Final = 15
-DIGITS: Final = 10
 # The temperatures tried: a fine geometric grid (0.5% apart) from 0.2 to 5 is exact enough for
 # one number, and it cannot fail to converge.
 _TEMPERATURES: Final = np.geomspace(0.2, 5.0, 650)
-
-
-def softmax(logits: NDArray[np.floating]) -> NDArray[np.float64]:
-    """Row-wise, in float64, each row's maximum subtracted first: rows sum to 1 to within 1e-15,
-    and no logit can overflow."""
-    z = logits.astype(np.float64)
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 def fit_temperature(logits: NDArray[np.floating], labels: NDArray[np.integer]) -> float:
@@ -68,18 +68,12 @@ def ece(confidences: NDArray[np.floating], correct: NDArray[np.bool_], bins: int
     return float(total)
 
 
-@dataclass(frozen=True)
-class ReaderThresholds:
-    not_a_digit: float  # P(not a digit) from which a drawing is turned away
-    unsure: float  # the digit's probability below which the reader is unsure
-
-
 def pick_thresholds(
     digit_logits: NDArray[np.floating], rejected_share: float, unsure_share: float
-) -> ReaderThresholds:
+) -> Thresholds:
     """Thresholds that turn away `rejected_share` of these (calibrated) validation digits as "not a
     digit", and call `unsure_share` of the rest "unsure"."""
-    not_a_digit = softmax(digit_logits)[:, DIGITS] if digit_logits.shape[1] > DIGITS else None
+    not_a_digit = softmax(digit_logits)[:, NOT_A_DIGIT] if digit_logits.shape[1] > DIGITS else None
     confidence = softmax(digit_logits[:, :DIGITS]).max(axis=1)
     if not_a_digit is None:
         threshold = 1.0
@@ -88,4 +82,51 @@ def pick_thresholds(
         threshold = float(np.quantile(not_a_digit, 1 - rejected_share, method="higher"))
         kept = confidence[not_a_digit < threshold]
     unsure = float(np.quantile(kept, unsure_share, method="lower")) if len(kept) else 0.5
-    return ReaderThresholds(not_a_digit=threshold, unsure=unsure)
+    return Thresholds(not_a_digit_from=threshold, unsure_below=unsure)
+
+
+def calibrate_reader(
+    model: DigitCNN, data: TrainingData, cfg: TrainConfig, raw: dict[str, torch.Tensor]
+) -> dict[str, Any]:
+    """Fit the temperature into the model and pick the reader's thresholds, on validation only.
+
+    `raw` is the model's `train.validation_logits` before calibration (temperature 1, every
+    redrawing): training has them from its last epoch, so the validation split is not read twice.
+    Returns the card's "reader" section: the temperature, the thresholds and what they do to the
+    validation split (the share of digits turned away or called unsure, the share of non-digits
+    caught).
+    """
+    if model.temperature.item() != 1.0:
+        raise ValueError("calibrate_reader: the model is calibrated already; `raw` must be uncalibrated")
+    digits = torch.cat([data.val["mnist"].images, data.val["redrawn"].images])
+    labels = torch.cat([data.val["mnist"].labels, data.val["redrawn"].labels])
+    digit_logits = torch.cat([raw["mnist"], raw["redrawn"]]).numpy()
+    temperature = fit_temperature(digit_logits, labels.numpy())
+    model.temperature.fill_(temperature)
+    # The thresholds act on the logits as the reader will serve them: second look included.
+    calibrated = as_served(model, digits, first_look=digit_logits / temperature)
+    thresholds = pick_thresholds(calibrated, cfg.rejected_share, cfg.unsure_share)
+    others = as_served(model, data.val["nondigits"].images, first_look=raw["nondigits"].numpy() / temperature)
+    return {
+        "temperature": temperature,
+        **thresholds.card_fields(),
+        "val_digits_turned_away": turned_away(calibrated, thresholds),
+        "val_nondigits_caught": turned_away(others, thresholds),
+    }
+
+
+def as_served(model: DigitCNN, images: torch.Tensor, first_look: np.ndarray) -> np.ndarray:
+    """The logits the Predictor would get for these 28x28 inputs: the model's first look at them
+    (calibrated, which the caller has already) and a second look (`second_look`) at the undecided."""
+
+    def run(inputs: np.ndarray) -> np.ndarray:
+        return predict_logits(model, torch.from_numpy(inputs)).numpy()
+
+    return second_look.with_second_look(first_look, images.numpy(), run)
+
+
+def turned_away(logits: NDArray[np.floating], thresholds: Thresholds) -> float:
+    """The share of these inputs that the reader's verdict (each input read alone) calls "not a
+    digit" or "unsure"."""
+    readings = verdict.read(logits, thresholds)
+    return sum(r.verdict != "digit" for r in readings) / len(readings)

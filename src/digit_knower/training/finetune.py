@@ -1,10 +1,10 @@
 """Fine-tune a parent model on its training mix plus the users' feedback, and export it: the one
-place where the learning loop trains, and the only module of it that imports torch and `train`.
+place where the learning loop trains, and the only module of it that imports torch and training.
 
 Starting from the parent's torch weights (`digit_cnn.pt` beside its ONNX file), a few hundred
 steps suffice: the network already reads digits, and only has to learn the users' style without
 forgetting the rest. Every batch is the parent's own training mix (MNIST digits, the same digits
-redrawn as people draw them, and non-digits, from `train.prepare_data`: the parent's validation
+redrawn as people draw them, and non-digits, from `data_mix.prepare_data`: the parent's validation
 split left out, the drawings read from the cache) plus feedback rows, which make up a fixed share
 of the batch whatever their number: that share is how much the feedback weighs
 (`bench/feedback_weight.py` measures the choice). Feedback rows are augmented as training's MNIST
@@ -27,9 +27,16 @@ from tqdm import tqdm
 
 from digit_knower.data.mnist import Mnist
 from digit_knower.lifecycle.feedback import FeedbackSet
+from digit_knower.reader.classes import CLASSES
 from digit_knower.reader.predictor import WEIGHTS_FILE
-from digit_knower.training import model_card, train
-from digit_knower.training.model import CLASSES, DigitCNN
+from digit_knower.training import model_card
+from digit_knower.training.augment import augment
+from digit_knower.training.calibrate import calibrate_reader
+from digit_knower.training.config import DEFAULT_THREADS, TrainConfig
+from digit_knower.training.data_mix import TrainingData, make_batch, prepare_data, random_picks
+from digit_knower.training.export import export_with_card
+from digit_knower.training.model import DigitCNN, to_float
+from digit_knower.training.train import step, validation_figures, validation_logits
 
 
 @dataclass(frozen=True)
@@ -44,11 +51,7 @@ class FineTuneConfig:
     feedback_share: float = 0.1  # of every batch; the rest is MNIST
     max_lr: float = 3e-4  # one cycle: warm up, then anneal to almost nothing
     seed: int = 0
-    threads: int = train.DEFAULT_THREADS
-
-
-# The ONNX export disagreed with torch: nothing is written in the registry.
-TrainingFailed = train.TrainingFailed
+    threads: int = DEFAULT_THREADS
 
 
 class ParentUnusable(Exception):
@@ -66,14 +69,14 @@ class FineTuned:
         return self.card["version"]
 
 
-def parent_config(parent_card: dict[str, Any]) -> train.TrainConfig:
+def parent_config(parent_card: dict[str, Any]) -> TrainConfig:
     """The parent's training recipe (augmentation, dropout, validation split), from its card."""
-    known = {f.name for f in fields(train.TrainConfig)}
+    known = {f.name for f in fields(TrainConfig)}
     recipe = {k: v for k, v in (parent_card.get("hyperparameters") or {}).items() if k in known}
-    return train.TrainConfig(**{**recipe, "seed": parent_card.get("seed", 0), "train_limit": None})
+    return TrainConfig(**{**recipe, "seed": parent_card.get("seed", 0), "train_limit": None})
 
 
-def load_parent(parent_dir: Path, recipe: train.TrainConfig) -> DigitCNN:
+def load_parent(parent_dir: Path, recipe: TrainConfig) -> DigitCNN:
     weights = parent_dir / WEIGHTS_FILE
     if not weights.is_file():
         raise ParentUnusable(
@@ -104,17 +107,17 @@ def fine_tune(
     torch.manual_seed(cfg.seed)
     recipe = parent_config(parent_card)
     model = load_parent(parent_dir, recipe)
-    data = train.prepare_data(mnist, recipe, cache_dir)
+    data = prepare_data(mnist, recipe, cache_dir)
     x_feedback, y_feedback = torch.from_numpy(feedback.images.copy()), torch.from_numpy(feedback.labels)
 
     started = time.perf_counter()
     model.temperature.fill_(1.0)  # trained as the parent was; calibrated again below
     history = _steps(model, data, (x_feedback, y_feedback), recipe, cfg)
-    val_logits = train.validation_logits(model, data)
-    reader = train.calibrate_reader(model, data, recipe, val_logits)
+    val_logits = validation_logits(model, data)
+    reader = calibrate_reader(model, data, recipe, val_logits)
     train_seconds = time.perf_counter() - started
 
-    card = train.export_with_card(
+    card = export_with_card(
         model,
         recipe,
         mnist,
@@ -122,7 +125,7 @@ def fine_tune(
         seed=cfg.seed,
         threads=cfg.threads,
         history=history,
-        val_accuracy=train.validation_figures(val_logits, data)["val_accuracy"],
+        val_accuracy=validation_figures(val_logits, data)["val_accuracy"],
         reader=reader,
         cache_dir=cache_dir,
     )
@@ -135,9 +138,9 @@ def fine_tune(
 
 def _steps(
     model: DigitCNN,
-    data: train.Data,
+    data: TrainingData,
     feedback: tuple[torch.Tensor, torch.Tensor],
-    recipe: train.TrainConfig,
+    recipe: TrainConfig,
     cfg: FineTuneConfig,
 ) -> list[dict[str, float]]:
     """The training steps, with a progress bar; returns the loss and accuracy every 50 steps."""
@@ -152,13 +155,13 @@ def _steps(
     model.train()
     bar = tqdm(range(1, cfg.steps + 1), desc="fine-tuning", unit="step", dynamic_ncols=True)
     for number in bar:
-        x_mix, y_mix = train.make_batch(
-            data, train.random_picks(data, cfg.batch_size - from_feedback, g, recipe), g, recipe
+        x_mix, y_mix = make_batch(
+            data, random_picks(data, cfg.batch_size - from_feedback, g, recipe), g, recipe
         )
         f = torch.randint(max(len(feedback[1]), 1), (from_feedback,), generator=g)
-        x = torch.cat([x_mix, train.augment(train.to_float(feedback[0][f]), g, recipe)])
+        x = torch.cat([x_mix, augment(to_float(feedback[0][f]), g, recipe)])
         y = torch.cat([y_mix, feedback[1][f]])
-        loss, right = train.step(model, optimizer, schedule, x, y, recipe)
+        loss, right = step(model, optimizer, schedule, x, y, recipe)
         loss_sum += loss * len(y)
         correct += right
         seen += len(y)

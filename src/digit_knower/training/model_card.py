@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from digit_knower.reader.classes import DIGITS, softmax
 from digit_knower.reader.predictor import CARD_FILE
 from digit_knower.training import calibrate, evaluate
 
@@ -68,8 +69,8 @@ def build(
     """The card of a model just exported to `onnx_path`. `test_logits` are the calibrated logits
     (the temperature applied) of the MNIST test set, scored once, here."""
     created = datetime.now(UTC).replace(microsecond=0)
-    matrix = evaluate.confusion_matrix(test_labels, test_logits[:, :10].argmax(1))
-    right = test_logits[:, :10].argmax(1) == test_labels
+    matrix = evaluate.confusion_matrix(test_labels, test_logits[:, :DIGITS].argmax(1))
+    right = test_logits[:, :DIGITS].argmax(1) == test_labels
     temperature = reader["temperature"]
     return {
         "version": model_version(onnx_path, created),
@@ -98,7 +99,7 @@ def build(
 
 
 def _ece(logits: np.ndarray, right: np.ndarray) -> float:
-    return calibrate.ece(calibrate.softmax(logits[:, :10]).max(axis=1), right)
+    return calibrate.ece(softmax(logits[:, :DIGITS]).max(axis=1), right)
 
 
 def reader_test_figures(model_dir: Path, card: dict[str, Any], test: Any, cache_dir: Path) -> dict[str, Any]:

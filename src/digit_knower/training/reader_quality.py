@@ -30,8 +30,8 @@ from numpy.typing import NDArray
 
 from digit_knower.data.mnist import Split
 from digit_knower.reader import picture, preprocess
+from digit_knower.reader.picture import EmptyImageError
 from digit_knower.reader.predictor import Prediction, Predictor
-from digit_knower.reader.preprocess import EmptyImageError
 from digit_knower.training import calibrate
 from digit_knower.training.drawings import cache as drawing_cache
 from digit_knower.training.drawings import nondigits, redraw

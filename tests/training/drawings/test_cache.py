@@ -1,7 +1,7 @@
 """Drawings made once and kept: the test-side sets the model card is read on come back from the
 cache folder exactly as they were drawn, and anything that shaped them makes a new file.
 
-(Training's own drawings are covered in test_train.py.)
+(Training's own drawings are covered in tests/training/test_data_mix.py.)
 """
 
 from __future__ import annotations

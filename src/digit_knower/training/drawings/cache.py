@@ -1,7 +1,7 @@
 """Drawings made once and kept in the cache folder, each file named by a digest of what made it.
 
 Redrawing digits along their skeletons and drawing non-digits take seconds to minutes, and what
-they are made from does not change between runs: training's drawings (`train_data`) and the
+they are made from does not change between runs: training's drawings (`training_set`) and the
 test-side sets the model card's figures are read on (`quality.cached`) are made once and kept.
 A file's name holds a digest of everything that shaped it: the arrays it was made from, the
 numbers (counts, seeds) and the source of the modules whose code draws and preprocesses. So a

@@ -414,13 +414,3 @@ def nondigit(
             raise ValueError("run_together needs MNIST digits to write side by side")
         return run_together(rng, digits, supersample)
     return render(*MAKERS[kind](rng), supersample=supersample)
-
-
-def nondigit_inks(
-    count: int, seed: int, digits: NDArray[np.uint8] | None = None, kinds: Sequence[str] = KINDS
-) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
-    """`count` drawings, the families taking turns; the ink and each one's family (index in `kinds`)."""
-    rng = np.random.default_rng(seed)
-    family = np.arange(count) % len(kinds)
-    inks = np.stack([nondigit(rng, kinds[k], digits) for k in family])
-    return inks, family
