@@ -9,10 +9,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_path
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_NAME = "digit-knower"
+ENV_PREFIX = "DIGIT_KNOWER_"
 
 # The shipped model is package data: a wheel carries it, so a plain `pip install` can read.
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "reader" / "shipped"
@@ -24,7 +26,14 @@ def app_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    """Each field `name` is read from the environment variable DIGIT_KNOWER_<NAME> (any case), or
+    from that line of a `.env` file in the working folder. Two keep names of their own:
+    `database_url` (DATABASE_URL, the name every tool knows, or DIGIT_KNOWER_DATABASE_URL) and
+    `metrics_enabled` (DIGIT_KNOWER_METRICS)."""
+
+    # No populate_by_name: with it, a field's own name would be read as a second variable
+    # (METRICS_ENABLED, or API_KEY meant for another program); each setting has its one name.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     database_url: str | None = Field(
         default=None,
@@ -34,57 +43,47 @@ class Settings(BaseSettings):
     )
     model_dir: Path = Field(
         default=SHIPPED_MODEL_DIR,
-        validation_alias="DIGIT_KNOWER_MODEL_DIR",
         description="Folder holding digit_cnn.onnx and model_card.json.",
     )
     data_dir: Path = Field(
         default_factory=lambda: app_data_dir() / "mnist",
-        validation_alias="DIGIT_KNOWER_DATA_DIR",
         description="Where the MNIST IDX files lie, or are downloaded to.",
     )
     cache_dir: Path = Field(
         default_factory=lambda: app_data_dir() / "cache",
-        validation_alias="DIGIT_KNOWER_CACHE_DIR",
         description="Where training keeps the drawings it makes once (redrawn digits, non-digits, "
         "and the model card's test-side drawings).",
     )
     state_dir: Path = Field(
         default_factory=app_data_dir,
-        validation_alias="DIGIT_KNOWER_STATE_DIR",
         description="Folder for the embedded SQLite database and the outbox.",
     )
     model_registry: Path = Field(
         default_factory=lambda: app_data_dir() / "models",
-        validation_alias="DIGIT_KNOWER_MODEL_REGISTRY",
         description="Folder of retrained models, one sub-folder per version. Every web and API "
         "process and `retrain` must see the same folder (a shared volume).",
     )
     model_refresh_s: float = Field(
         default=10.0,
         gt=0,
-        validation_alias="DIGIT_KNOWER_MODEL_REFRESH_S",
         description="How often a serving process checks which model version should serve.",
     )
     retrain_min_feedback: int = Field(
         default=50,
         ge=1,
-        validation_alias="DIGIT_KNOWER_RETRAIN_MIN_FEEDBACK",
         description="`retrain` refuses to run with fewer labelled predictions than this.",
     )
     api_key: str | None = Field(
         default=None,
-        validation_alias="DIGIT_KNOWER_API_KEY",
         description="When set, the API requires it in the X-API-Key header (its docs too).",
     )
     api_docs: bool = Field(
         default=True,
-        validation_alias="DIGIT_KNOWER_API_DOCS",
         description="Serve the API's docs (/docs) and its OpenAPI document (/openapi.json).",
     )
     api_read_timeout_s: float = Field(
         default=15.0,
         gt=0,
-        validation_alias="DIGIT_KNOWER_API_READ_TIMEOUT_S",
         description="Seconds the API waits for a request's headers in full, and for each part of "
         "its body; a client that is slower gets 408 and the connection is closed.",
     )
@@ -97,14 +96,12 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         le=65535,
-        validation_alias="DIGIT_KNOWER_METRICS_PORT",
         description="The API's metrics on a port of their own. Unset: GET /metrics on the API's port.",
     )
     web_metrics_port: int = Field(
         default=9101,
         ge=1,
         le=65535,
-        validation_alias="DIGIT_KNOWER_WEB_METRICS_PORT",
         description="The port where the web page's process serves its metrics.",
     )
 
@@ -121,6 +118,33 @@ class Settings(BaseSettings):
         return self.state_dir / "outbox.sqlite3"
 
 
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`: its own name where it has one, else the prefixed
+    field name."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    if isinstance(alias, str):
+        return alias
+    return ENV_PREFIX + field.upper()
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_problem() -> str | None:
+    """One line naming each setting in the environment (or .env) that is not valid, or None."""
+    try:
+        get_settings()
+    except ValidationError as err:
+        return "; ".join(_problem(error) for error in err.errors())
+    return None
+
+
+def _problem(error: ErrorDetails) -> str:
+    # A field read through the prefix is located by its field name; an alias by the alias itself.
+    where = ".".join(map(str, error["loc"]))
+    name = env_name(where) if where in Settings.model_fields else where
+    return f"{name}={error['input']!r} is not valid: {error['msg']}"

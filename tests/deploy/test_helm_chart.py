@@ -265,7 +265,7 @@ def test_the_outbox_is_per_pod_local_storage_and_is_flushed_before_the_pod_stops
     command = container["lifecycle"]["preStop"]["exec"]["command"]
     assert (
         command[0] == "digit-knower"
-        and parses_in_cli(command[1:]) == "_db"
+        and parses_in_cli(command[1:]) == "db"
         and command[1:3] == ["db", "flush"]
     )
     # During a database outage the flush waits for it, but ends before the pod is killed.
@@ -277,9 +277,9 @@ def test_each_workload_runs_the_image_made_for_it_and_a_real_command() -> None:
     docs = objects("retrain-values")
     version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
     expected = {
-        ("Deployment", "api"): ("digit-knower-api", "_api"),
-        ("Deployment", "web"): ("digit-knower-web", "_serve"),
-        ("Job", "migrate"): ("digit-knower-api", "_db"),
+        ("Deployment", "api"): ("digit-knower-api", "api"),
+        ("Deployment", "web"): ("digit-knower-web", "serve"),
+        ("Job", "migrate"): ("digit-knower-api", "db"),
     }
     for (kind, component), (repository, handler) in expected.items():
         (container,) = containers(named(docs, kind, component))

@@ -45,7 +45,7 @@ def test_retrain_runs_the_training_image_on_the_same_database_and_promotes_throu
     assert retrain["environment"]["DATABASE_URL"] == api["environment"]["DATABASE_URL"]
     assert mounts(retrain)["/var/lib/digit-knower-mnist"] == "mnist"
     assert retrain["command"] == ["retrain", "--promote"]
-    assert cli.build_parser().parse_args(retrain["command"]).handler.__name__ == "_retrain"
+    assert cli.build_parser().parse_args(retrain["command"]).command == "retrain"
     assert retrain["restart"] == "no"
     depends = {dep: spec["condition"] for dep, spec in retrain["depends_on"].items()}
     assert depends == {"db": "service_healthy", "migrate": "service_completed_successfully"}

@@ -131,12 +131,12 @@ def _replay_copy(args: str, workdir: Path) -> None:
 
 
 def parses_in_cli(argv: list[str]) -> str:
-    """The subcommand handler argv reaches in `digit-knower`, or a failure naming the argv."""
+    """The subcommand argv reaches in `digit-knower`, or a failure naming the argv."""
     try:
         args = cli.build_parser().parse_args(argv)
     except SystemExit:
         pytest.fail(f"`digit-knower {' '.join(argv)}` is not a valid command line")
-    return args.handler.__name__
+    return args.command
 
 
 # ---- docker compose, the real binary ----

@@ -26,8 +26,7 @@ from digit_knower.store import Store
 from digit_knower.web import canvas, views
 from tests.support.postgres_server import PostgresServer, free_port
 from tests.support.servers import digit_knower_command
-
-APP = Path(__file__).resolve().parents[2] / "src" / "digit_knower" / "web" / "app.py"
+from tests.support.web import APP
 
 
 def drawing(paint: Callable[[ImageDraw.ImageDraw], None] | None = None) -> bytes:

@@ -1,4 +1,7 @@
-"""`digit-knower api`: check the model and the database schema, then run uvicorn."""
+"""`digit-knower api`: check the model and the database schema, then run uvicorn.
+
+The server's packages (uvicorn, FastAPI, the store) are imported only when it starts.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-import uvicorn
-
 from digit_knower.settings import get_settings
-from digit_knower.store import DatabaseConfigError, SchemaOutOfDateError, Store
 
 # By name, so that each worker process imports it itself.
 PROTOCOL = "digit_knower.api.protocol:GuardedHttpToolsProtocol"
@@ -26,7 +26,8 @@ def preflight() -> str | None:
     one line, not as a traceback from each worker's lifespan. A database that is merely down
     does not stop the API: predictions wait in the outbox.
     """
-    from digit_knower.api.app import build_services
+    from digit_knower.serving.startup import build_services
+    from digit_knower.store import DatabaseConfigError, SchemaOutOfDateError
 
     try:
         services = build_services()
@@ -38,7 +39,29 @@ def preflight() -> str | None:
     return None
 
 
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `api` and its options to the `digit-knower` command line."""
+    parser = subparsers.add_parser(
+        "api",
+        help="start the REST API (FastAPI + uvicorn)",
+        description="Start the REST API (uvicorn) on the same inference core and the same store as "
+        "the web page. Endpoints under /v1, OpenAPI docs at /docs, liveness at /healthz, readiness "
+        "at /readyz. Uses DATABASE_URL (or the embedded SQLite file) and DIGIT_KNOWER_MODEL_DIR; "
+        "set DIGIT_KNOWER_API_KEY to require that key in the X-API-Key header (the docs too), "
+        "DIGIT_KNOWER_API_DOCS=false to serve no docs, and DIGIT_KNOWER_API_READ_TIMEOUT_S "
+        "(default 15) for how long a client may take to send its request. A PostgreSQL "
+        "schema that is out of date stops start-up: run `digit-knower db upgrade` first. A "
+        "database that is down does not: predictions wait in a local outbox.",
+    )
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (each loads the model once)"
+    )
+
+
 def main(args: argparse.Namespace) -> int:
+    """Run `digit-knower api` until the server stops; its exit status."""
     if args.workers < 1:
         print(f"digit-knower api: --workers must be 1 or more, not {args.workers}", file=sys.stderr)
         return 2
@@ -47,6 +70,8 @@ def main(args: argparse.Namespace) -> int:
         if problem:
             print(f"digit-knower api: {problem}", file=sys.stderr)
             return 1
+        import uvicorn
+
         with metrics_port(args.host):
             uvicorn.run(
                 "digit_knower.api.app:create_app",
@@ -98,6 +123,7 @@ def metrics_port(host: str) -> Iterator[None]:
     from prometheus_client import start_http_server
 
     from digit_knower.serving import metrics
+    from digit_knower.store import Store
 
     with Store.from_settings(settings) as store:
         metrics.watch_store(store)

@@ -1,4 +1,5 @@
-"""The FastAPI application: one model and one store per process, created in the lifespan."""
+"""The FastAPI application: one model and one store per process, built in the lifespan
+(`serving.startup.build_services`, the same start-up as the page's)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,7 @@ from digit_knower.api.errors import Problem, install_error_handlers
 from digit_knower.api.headers import SecurityHeadersMiddleware
 from digit_knower.api.limits import BodySizeLimitMiddleware
 from digit_knower.api.routes import probes, v1
-from digit_knower.serving import metrics
-from digit_knower.serving.live_model import LiveModel
-from digit_knower.serving.predict_and_log import open_store
-from digit_knower.serving.registry import Registry
-from digit_knower.serving.startup import Services
+from digit_knower.serving.startup import Services, build_services
 from digit_knower.settings import get_settings
 
 DESCRIPTION = """\
@@ -28,25 +25,6 @@ pixels), then tell us the true digit with `PUT /v1/predictions/{id}/label`. Send
 `Idempotency-Key` to make retries safe. Every error is an RFC 9457 problem document
 (`application/problem+json`).
 """
-
-
-def build_services() -> Services:
-    """Load the model and open the store; a database that is down does not stop the API.
-
-    Raises SchemaOutOfDateError when PostgreSQL needs `digit-knower db upgrade` (serving would
-    write rows the schema cannot hold), and DatabaseConfigError for a wrong DATABASE_URL (it will
-    not fix itself): both are one line for the operator.
-    """
-    settings = get_settings()
-    registry = Registry.from_settings(settings)
-    shipped = registry.baseline  # loaded first: without a model, nothing else matters
-    store = open_store(settings.effective_database_url, settings.outbox_path)
-    # Queued in the outbox too while the database is away, ahead of the predictions that cite it.
-    store.register_model(shipped.card)
-    metrics.watch_store(store)
-    # Serves the deployed version from the first request on, and checks for another every refresh_s.
-    model = LiveModel(registry, store, settings.model_refresh_s).start()
-    return Services(model=model, store=store)
 
 
 def create_app(services: Services | None = None) -> FastAPI:

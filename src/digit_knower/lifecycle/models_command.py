@@ -1,9 +1,10 @@
 """`digit-knower models list | promote VERSION | rollback`: which model serves, everywhere.
 
-Serving installs (no torch) run these too: nothing here imports the training code.
-The choice is a row in the database's deployments table, so every web and API process on every
-machine follows it within DIGIT_KNOWER_MODEL_REFRESH_S seconds, without a restart. Every failure
-is one line on stderr and exit status 1.
+Serving installs (no torch) run these too: nothing here imports the training code, and the store
+and the models are imported only when a command runs (`--help` needs neither). The choice is a
+row in the database's deployments table, so every web and API process on every machine follows
+it within DIGIT_KNOWER_MODEL_REFRESH_S seconds, without a restart. Every failure is one line on
+stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -13,16 +14,51 @@ import getpass
 import socket
 import sys
 from datetime import UTC
+from typing import TYPE_CHECKING
 
-from digit_knower.lifecycle.catalog import Catalog, VersionRow, catalog
-from digit_knower.reader.predictor import ModelNotFoundError
-from digit_knower.serving.registry import Registry
 from digit_knower.settings import get_settings
-from digit_knower.store import DatabaseError, Store, UnknownModelError
-from digit_knower.store.deployments import rollback_target
+
+if TYPE_CHECKING:
+    from digit_knower.lifecycle.catalog import Catalog, VersionRow
+    from digit_knower.serving.registry import Registry
+    from digit_knower.store import Store
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `models` and its actions to the `digit-knower` command line."""
+    parser = subparsers.add_parser(
+        "models",
+        help="list the model versions; promote one, or roll back",
+        description="Every registered model version with its figures and live accuracy, and which one "
+        "serves. The serving choice lives in the database: every web and API process follows a "
+        "promotion or a rollback within DIGIT_KNOWER_MODEL_REFRESH_S seconds, without a restart. "
+        "Model folders come from DIGIT_KNOWER_MODEL_REGISTRY (or, for the shipped model, "
+        "DIGIT_KNOWER_MODEL_DIR).",
+    )
+    actions = parser.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    actions.add_parser(
+        "list",
+        help="every version: figures, live accuracy, which one serves",
+        description="Every registered version, newest first: MNIST test accuracy, the holdout and "
+        "mouse-style figures of its retrain, live accuracy on labelled predictions, and which serves.",
+    )
+    for name, text in [
+        ("promote", "make VERSION the serving model everywhere (its folder must load)"),
+        ("rollback", "serve again the model that served before the current one"),
+    ]:
+        action = actions.add_parser(name, help=text, description=text)
+        if name == "promote":
+            action.add_argument("version", help="a version from `digit-knower models list`")
+        action.add_argument("--reason", default="", help="why, for the history")
+        action.add_argument("--by", default=None, help="who, for the history (default: user@host)")
 
 
 def main(args: argparse.Namespace) -> int:
+    """Run `digit-knower models ACTION`; its exit status."""
+    from digit_knower.reader.predictor import ModelNotFoundError
+    from digit_knower.serving.registry import Registry
+    from digit_knower.store import DatabaseError, Store
+
     settings = get_settings()
     registry = Registry.from_settings(settings)
     try:
@@ -36,11 +72,15 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _list(store: Store, registry: Registry, _args: argparse.Namespace, _refresh_s: float) -> str:
+    from digit_knower.lifecycle.catalog import catalog
+
     store.register_model(registry.baseline.card)  # the shipped model is always a version
     return format_catalog(catalog(store, registry))
 
 
 def _promote(store: Store, registry: Registry, args: argparse.Namespace, refresh_s: float) -> str:
+    from digit_knower.store import UnknownModelError
+
     store.register_model(registry.baseline.card)
     if args.version not in {m.version for m in store.registered_models()}:
         raise UnknownModelError(
@@ -55,6 +95,8 @@ def _promote(store: Store, registry: Registry, args: argparse.Namespace, refresh
 
 
 def _rollback(store: Store, registry: Registry, args: argparse.Namespace, refresh_s: float) -> str:
+    from digit_knower.store.deployments import rollback_target
+
     store.register_model(registry.baseline.card)
     target = rollback_target(list(reversed(store.deployments())), registry.baseline_version)
     registry.load(target)  # refuse to roll back to a model no process could load

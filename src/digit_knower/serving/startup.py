@@ -1,4 +1,8 @@
-"""The live model and the one store of an API process, and what the routes ask of them."""
+"""Start-up, written once for both front ends: the live model and the one store of a process.
+
+The page (`web/app.py`, once per server process) and the API (`api/app.py`, once per worker)
+both call `build_services`, and serve through what it returns.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ from typing import Any
 import numpy as np
 
 from digit_knower import Predictor
+from digit_knower.serving import metrics
 from digit_knower.serving.idempotency import predict_and_log_once_async
 from digit_knower.serving.live_model import LiveModel
-from digit_knower.serving.predict_and_log import predict_and_log_async
+from digit_knower.serving.predict_and_log import open_store, predict_and_log_async
+from digit_knower.serving.registry import Registry
+from digit_knower.settings import Settings, get_settings
 from digit_knower.store import PredictionRecord, Store
 from digit_knower.store.idempotency_keys import IdempotencyKeys
 
@@ -21,6 +28,8 @@ ImageInput = bytes | np.ndarray
 
 @dataclass(frozen=True)
 class Services:
+    """What a front end serves with: the model serving now, and the store that logs its answers."""
+
     model: LiveModel
     store: Store
 
@@ -32,9 +41,9 @@ class Services:
     async def predict_and_log(
         self, image: ImageInput, idempotency_key: str | None = None
     ) -> tuple[PredictionRecord, bool]:
-        """Read the digit and log it with source 'api', and with the version that read it: (the
-        record, True when it is the answer an earlier request with the same idempotency key got,
-        and nothing new was logged)."""
+        """The API's path: read the digit and log it with source 'api', and with the version that
+        read it: (the record, True when it is the answer an earlier request with the same
+        idempotency key got, and nothing new was logged)."""
         predictor = self.predictor  # one model for the whole request, even if a swap comes meanwhile
         if idempotency_key is not None:
             return await predict_and_log_once_async(
@@ -76,3 +85,27 @@ class Services:
             "outbox_foreign": waiting.foreign,
             "outbox_dead_letters": waiting.dead_letters,
         }
+
+
+def build_services(settings: Settings | None = None) -> Services:
+    """Load the model and open the store; a database that is down does not stop the front end.
+
+    In order: the shipped model (without a model, nothing else matters), the store (its schema
+    checked, its flusher started), the shipped model registered as a version, the store's outbox
+    watched by the metrics, and the live model, serving the deployed version from the first
+    request on and checking for another every DIGIT_KNOWER_MODEL_REFRESH_S seconds.
+
+    Raises ModelNotFoundError when the model folder cannot be loaded, SchemaOutOfDateError when
+    PostgreSQL needs `digit-knower db upgrade` (serving would write rows the schema cannot hold),
+    and DatabaseConfigError for a wrong DATABASE_URL (it will not fix itself): each says what to
+    do in one line.
+    """
+    settings = settings or get_settings()
+    registry = Registry.from_settings(settings)
+    shipped = registry.baseline
+    store = open_store(settings.effective_database_url, settings.outbox_path)
+    # Queued in the outbox too while the database is away, ahead of the predictions that cite it.
+    store.register_model(shipped.card)
+    metrics.watch_store(store)
+    model = LiveModel(registry, store, settings.model_refresh_s).start()
+    return Services(model=model, store=store)

@@ -3,9 +3,16 @@
 store = Store.from_settings()
 store.ensure_schema()
 store.log_prediction(PredictionRecord.from_prediction(pred, source="web", latency_ms=1.2))
+
+`Store` and the deployment types (SQLAlchemy) are imported on first use, so that what only names
+the package, such as `digit-knower --help` reaching `store.db_command`, stays light.
 """
 
-from digit_knower.store.deployments import Deployment, Feedback, RegisteredModel
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from digit_knower.store.errors import (
     DatabaseConfigError,
     DatabaseError,
@@ -21,7 +28,17 @@ from digit_knower.store.errors import (
 )
 from digit_knower.store.ids import uuid7
 from digit_knower.store.records import DigitStats, ModelStats, PredictionRecord, Stats
-from digit_knower.store.repository import Store
+
+if TYPE_CHECKING:
+    from digit_knower.store.deployments import Deployment, Feedback, RegisteredModel
+    from digit_knower.store.repository import Store
+
+_HEAVY = {
+    "Deployment": "digit_knower.store.deployments",
+    "Feedback": "digit_knower.store.deployments",
+    "RegisteredModel": "digit_knower.store.deployments",
+    "Store": "digit_knower.store.repository",
+}
 
 __all__ = [
     "DatabaseConfigError",
@@ -45,3 +62,15 @@ __all__ = [
     "UnknownPredictionError",
     "uuid7",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HEAVY:
+        raise AttributeError(f"module 'digit_knower.store' has no attribute {name!r}")
+    value = getattr(import_module(_HEAVY[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

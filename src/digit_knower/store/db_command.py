@@ -2,25 +2,117 @@
 DATABASE_URL, and the local outbox of records waiting for it.
 
 Every failure is one line on stderr and exit status 1 (2 for a command used wrongly), never a
-stack trace.
+stack trace. The store (SQLAlchemy, Alembic) is imported only when a command runs, so `--help`
+stays light.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from digit_knower.store import schema
-from digit_knower.store.errors import DatabaseError
-from digit_knower.store.outbox import DeadLetter
-from digit_knower.store.repository import Store
+if TYPE_CHECKING:
+    from digit_knower.store.outbox import DeadLetter
+    from digit_knower.store.repository import Store
 
 
 class _UsageError(Exception):
     """The command line is wrong in a way argparse cannot check."""
 
 
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `db` and its actions to the `digit-knower` command line."""
+    parser = subparsers.add_parser(
+        "db",
+        help="manage the prediction database (migrations) and the local outbox",
+        description="Manage the database named by DATABASE_URL (or the embedded SQLite file) with "
+        "Alembic, and the local outbox of records waiting for it (in DIGIT_KNOWER_STATE_DIR).",
+    )
+    actions = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    for name, text in [
+        ("upgrade", "apply all migrations up to the newest (run this first, and after every upgrade)"),
+        ("downgrade", "revert migrations down to a revision (default: one step)"),
+        ("current", "print the database's revision and whether it is up to date"),
+    ]:
+        action = actions.add_parser(name, help=text, description=text)
+        if name in ("upgrade", "downgrade"):
+            action.add_argument(
+                "revision",
+                nargs="?",
+                default="head" if name == "upgrade" else "-1",
+                help="Alembic revision id, 'head', 'base', or a relative step like -1",
+            )
+    _add_flush(actions)
+    _add_outbox(actions)
+
+
+def _add_flush(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    flush = actions.add_parser(
+        "flush",
+        help="write the records queued in the local outbox to the database now",
+        description="Write the predictions, labels and model cards queued in the local outbox for "
+        "this database, in order. The page and the API do this by themselves within seconds of the "
+        "database coming back; this is for when neither runs. Exit status 1 when the database "
+        "cannot be reached (after --wait).",
+    )
+    flush.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="while the database cannot be reached, keep trying this long; 0 tries once",
+    )
+
+
+def _add_outbox(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    outbox = actions.add_parser(
+        "outbox",
+        help="list the outbox; retry or drop dead letters and records for other databases",
+        description="The local outbox keeps records the database could not take yet, each tagged "
+        "with the database it is meant for (user, host, port and name; never the password). "
+        "Records meant for another database (the state folder was used with another DATABASE_URL) "
+        "are left alone. A record the database refuses for good (a constraint it will never "
+        "satisfy) is set aside as a dead letter after 3 tries, and the records behind it go on. "
+        "Exit status 1 when the outbox cannot be read or an id is unknown, 2 for wrong usage.",
+    )
+    whats = outbox.add_subparsers(dest="outbox_command", required=True, metavar="WHAT")
+    whats.add_parser(
+        "list",
+        help="what waits, for which database, and every dead letter with its reason",
+        description="Print how many records wait for this database and for others, and every dead "
+        "letter: its id, what it is, and why the database refused it.",
+    )
+    for name, text in [
+        (
+            "retry",
+            "queue dead letters again (a prediction's labels come along), or have records meant "
+            "for another database written to this one (--database)",
+        ),
+        (
+            "drop",
+            "delete dead letters for good (a prediction's labels go too), or the records meant for "
+            "another database (--database)",
+        ),
+    ]:
+        what = whats.add_parser(name, help=text, description=text + ".")
+        what.add_argument(
+            "ids", nargs="*", type=int, metavar="ID", help="dead letter ids, as `list` shows them"
+        )
+        what.add_argument("--all", action="store_true", default=None, help="every dead letter")
+        what.add_argument(
+            "--database",
+            metavar="FINGERPRINT",
+            help="the records meant for this other database, as `list` names it "
+            "(e.g. postgresql://user@host:5432/name)",
+        )
+
+
 def main(args: argparse.Namespace) -> int:
+    """Run `digit-knower db ACTION`; its exit status."""
+    from digit_knower.store.errors import DatabaseError
+    from digit_knower.store.repository import Store
+
     try:
         with Store.from_settings() as store:
             print(ACTIONS[args.db_command](store, args))
@@ -35,6 +127,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _upgrade(store: Store, args: argparse.Namespace) -> str:
+    from digit_knower.store import schema
+
     store.upgrade(args.revision)
     revision, head = store.current_revision(), schema.head_revision()
     return f"{store.where}: upgraded to revision {revision} (head is {head})"
@@ -46,6 +140,8 @@ def _downgrade(store: Store, args: argparse.Namespace) -> str:
 
 
 def _current(store: Store, _args: argparse.Namespace) -> str:
+    from digit_knower.store import schema
+
     revision, head = store.current_revision(), schema.head_revision()
     state = "up to date" if revision == head else "out of date; run: digit-knower db upgrade"
     return f"{store.where}: revision {revision or 'none (no tables)'}, head {head}: {state}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -19,11 +18,9 @@ import streamlit as st
 from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor
 from digit_knower.reader.predictor import ModelNotFoundError
 from digit_knower.reader.verdict import describe
-from digit_knower.serving import metrics
 from digit_knower.serving import predict_and_log as service
-from digit_knower.serving.live_model import LiveModel
-from digit_knower.serving.registry import Registry
-from digit_knower.settings import get_settings
+from digit_knower.serving.startup import Services, build_services
+from digit_knower.settings import Settings, get_settings
 from digit_knower.store import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -47,24 +44,11 @@ class ShownResult:
 # --- resources: created once per server process, keyed so a changed setting gets its own ----
 
 
-@st.cache_resource(show_spinner="Loading the model…")
-def load_predictor(model_dir: str) -> Predictor:
-    return Predictor.load(model_dir)
-
-
-@st.cache_resource(show_spinner="Opening the database…")
-def open_store(url: str, outbox_path: str) -> Store:
-    store = service.open_store(url, outbox_path)
-    metrics.watch_store(store)
-    return store
-
-
-@st.cache_resource(show_spinner="Checking which model serves…")
-def load_live_model(
-    model_dir: str, registry_dir: str, refresh_s: float, url: str, _store: Store
-) -> LiveModel:
-    """The model this page serves, kept in step with the deployments (keyed by the store's URL)."""
-    return LiveModel(Registry(Path(registry_dir), Path(model_dir)), _store, refresh_s).start()
+@st.cache_resource(show_spinner="Loading the model and opening the database…")
+def load_services(settings: Settings) -> Services:
+    """The model and the store this page serves with, built as the API builds its own (keyed by
+    the settings' values)."""
+    return build_services(settings)
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -339,22 +323,17 @@ def main() -> None:
 
     settings = get_settings()
     try:
-        shipped = load_predictor(str(settings.model_dir))
+        services = load_services(settings)
     except ModelNotFoundError as error:
         st.error(f"No model to serve: {error}", icon=":material/error:")
         st.stop()
-    try:
-        store = open_store(settings.effective_database_url, str(settings.outbox_path))
     except SchemaOutOfDateError as error:
         st.error(f"The page cannot log predictions yet: {error}", icon=":material/build:")
         st.stop()
     except DatabaseError as error:
         st.error(f"The database cannot be used: {error}", icon=":material/error:")
         st.stop()
-    store.register_model(shipped.card)  # once per process: the store remembers what it registered
-    live = load_live_model(
-        str(settings.model_dir), str(settings.model_registry), settings.model_refresh_s, store.where, store
-    )
+    store, live = services.store, services.model
     predictor = live.predictor  # read once: this whole run uses the model serving now
     with summary:
         model_summary(predictor.card)

@@ -1,4 +1,7 @@
-"""`digit-knower serve`: run the Streamlit page through Streamlit's own CLI, in this process."""
+"""`digit-knower serve`: run the Streamlit page through Streamlit's own CLI, in this process.
+
+Streamlit is imported only when the page starts: `--help` and the base install need none of it.
+"""
 
 from __future__ import annotations
 
@@ -74,7 +77,23 @@ def listen_problem(host: str, port: int) -> str | None:
     return None
 
 
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `serve` and its options to the `digit-knower` command line."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="start the web page (Streamlit)",
+        description="Start the Streamlit page where a person draws a digit, presses Predict, sees the "
+        "answer and can give the true label, with the history and live accuracy below. It runs "
+        "headless (open the printed URL yourself) with no file watcher. Predictions go to "
+        "DATABASE_URL (PostgreSQL: run `digit-knower db upgrade` first), or else to the embedded "
+        "SQLite file; the model comes from DIGIT_KNOWER_MODEL_DIR (default: the shipped model).",
+    )
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8501, help="port to listen on")
+
+
 def main(args: argparse.Namespace) -> int:
+    """Run `digit-knower serve` until the server stops; its exit status."""
     if importlib.util.find_spec("streamlit") is None:
         print(f"digit-knower serve: {MISSING_WEB_EXTRA}", file=sys.stderr)
         return 2

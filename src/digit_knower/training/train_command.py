@@ -1,0 +1,64 @@
+"""`digit-knower train`: its command line. The training code (torch) is imported only when it runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from digit_knower.settings import SHIPPED_MODEL_DIR, get_settings
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `train` and its options to the `digit-knower` command line."""
+    settings = get_settings()
+    parser = subparsers.add_parser(
+        "train",
+        help="train the CNN on MNIST and export it to ONNX",
+        description="Train the CNN on MNIST (downloading and verifying the data if needed), mixed with "
+        "the same digits redrawn as people draw them and with drawings that are no digit (made once, "
+        "on every core, and cached in DIGIT_KNOWER_CACHE_DIR). Hold out a validation split for "
+        "every training-time choice (the temperature that calibrates the confidence, the "
+        "reader's thresholds), score the test sets once at the end, export a self-contained ONNX "
+        "file, check it against torch, and write the model card and plots. Needs the 'train' "
+        "extra (torch).",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="passes over the MNIST training split (default: 12, the tuned preset; 1 is the quick preset)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same model")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="mini-batch size, all three sources (default: 256)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=SHIPPED_MODEL_DIR,
+        help="folder for the ONNX file, weights, card and plots",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=settings.data_dir, help="MNIST folder (env DIGIT_KNOWER_DATA_DIR)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads, and processes making the drawings (default: 2, measured faster "
+        "than 1 on this 2-core machine)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=settings.cache_dir,
+        help="where the drawings are kept once made: training's redrawn digits and non-digits, and "
+        "the test-side drawings of the model card (env DIGIT_KNOWER_CACHE_DIR)",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run `digit-knower train`; its exit status."""
+    from digit_knower.training import train
+
+    return train.main(args)
