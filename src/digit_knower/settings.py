@@ -21,7 +21,7 @@ SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "reader" / "shipped"
 
 
 def app_data_dir() -> Path:
-    """The user's data folder for Digit Knower (embedded database, outbox, MNIST)."""
+    """The user's data folder for Digit Knower (embedded database, outbox, models, data sets)."""
     return user_data_path(APP_NAME, appauthor=False)
 
 
@@ -46,8 +46,11 @@ class Settings(BaseSettings):
         description="Folder holding digit_cnn.onnx and model_card.json.",
     )
     data_dir: Path = Field(
-        default_factory=lambda: app_data_dir() / "mnist",
-        description="Where the MNIST IDX files lie, or are downloaded to.",
+        # The app's own folder: MNIST downloaded by earlier versions lies in its mnist/ already.
+        default_factory=app_data_dir,
+        description="Where the data sets lie (mnist/, pendigits/, omniglot/), or are downloaded to by "
+        "`digit-knower data fetch` and by training. A folder that holds the MNIST files themselves "
+        "also works: the other sets then lie beside it.",
     )
     cache_dir: Path = Field(
         default_factory=lambda: app_data_dir() / "cache",

@@ -46,7 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 2)")
     parser.add_argument(
-        "--data-dir", type=Path, default=settings.data_dir, help="MNIST folder (env DIGIT_KNOWER_DATA_DIR)"
+        "--data-dir", type=Path, default=settings.data_dir, help="the data folder (env DIGIT_KNOWER_DATA_DIR)"
     )
     parser.add_argument("--by", default=None, help="who promotes, for the history (default: user@host)")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,6 @@ import numpy as np
 from digit_knower.data.mnist import DataError, load_test
 from digit_knower.reader.classes import DIGITS
 from digit_knower.reader.predictor import CARD_FILE, MODEL_FILE, Network
-from digit_knower.settings import SHIPPED_MODEL_DIR
 
 __all__ = ["confusion_matrix", "format_report", "main", "per_class_accuracy"]
 
@@ -74,7 +72,3 @@ def main(args: argparse.Namespace) -> int:
     # The likeliest digit, whatever "not a digit" says: MNIST's test digits are all digits.
     print(format_report(confusion_matrix(test.labels, logits[:, :DIGITS].argmax(axis=1))))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(argparse.Namespace(model_dir=SHIPPED_MODEL_DIR, data_dir=Path("../shared/data/mnist"))))

@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="folder holding digit_cnn.onnx (env DIGIT_KNOWER_MODEL_DIR)",
     )
     parser.add_argument(
-        "--data-dir", type=Path, default=settings.data_dir, help="MNIST folder (env DIGIT_KNOWER_DATA_DIR)"
+        "--data-dir", type=Path, default=settings.data_dir, help="the data folder (env DIGIT_KNOWER_DATA_DIR)"
     )
 
 

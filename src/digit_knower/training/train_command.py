@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="folder for the ONNX file, weights, card and plots",
     )
     parser.add_argument(
-        "--data-dir", type=Path, default=settings.data_dir, help="MNIST folder (env DIGIT_KNOWER_DATA_DIR)"
+        "--data-dir", type=Path, default=settings.data_dir, help="the data folder (env DIGIT_KNOWER_DATA_DIR)"
     )
     parser.add_argument(
         "--threads",

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-DIGITS = list(range(10))
+from digit_knower.reader import classes
+
+DIGITS = list(range(classes.DIGITS))
 _ACCENT = "#4f8cff"
 _MUTED = "#5a6275"
 _EMPTY_CELL = "#1c2233"
