@@ -17,8 +17,13 @@ print(Predictor.load().predict(canvas).digit)
 """
 
 
+# ONNX Runtime stays quiet by itself where it sees a CI system (CI=true, as in .ci/run), which would
+# hide the difference: the child runs as on a user's machine.
+NOT_PASSED_ON = {"ORT_DISABLE_TELEMETRY", "CI", "CONTINUOUS_INTEGRATION", "GITHUB_ACTIONS", "TF_BUILD"}
+
+
 def _run_in_fresh_process(home: Path, **env: str) -> None:
-    clean = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    clean = {k: v for k, v in os.environ.items() if k not in NOT_PASSED_ON}
     result = subprocess.run(
         [sys.executable, "-c", READ_A_DIGIT],
         env={**clean, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"), **env},
