@@ -89,7 +89,7 @@ async def require_docs_access(
     """The docs and the OpenAPI document need the API key too, when one is set: in X-API-Key, or
     as the password of HTTP Basic authentication (any user name)."""
     expected = get_settings().api_key
-    if expected and not (_is_key(api_key, expected) or _is_key(basic and basic.password, expected)):
+    if expected and not (_is_key(api_key, expected) or _is_key(basic.password if basic else None, expected)):
         raise ProblemError(
             401,
             "The API documentation needs the API key: send it in the X-API-Key header, or give it as "

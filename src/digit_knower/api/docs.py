@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 from importlib.resources import files
-from typing import Final
+from typing import Any, Final
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -70,13 +70,13 @@ _SWAGGER_PAGE: Final = """<!doctype html>
 
 def install_docs(app: FastAPI) -> None:
     """Add the documentation routes to `app` (none of them in its OpenAPI document)."""
-    guarded = {"include_in_schema": False, "dependencies": [Depends(require_docs_access)]}
+    guard = [Depends(require_docs_access)]
 
-    @app.get("/openapi.json", **guarded)
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
     async def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/docs", **guarded)
+    @app.get("/docs", include_in_schema=False, dependencies=guard)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         text = _SWAGGER_PAGE.format(
@@ -96,7 +96,7 @@ def install_docs(app: FastAPI) -> None:
 class _Assets(StaticFiles):
     """The docs' scripts and styles: public, and the same until the package changes."""
 
-    def file_response(self, *args, **kwargs) -> Response:
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
         response.headers["Cache-Control"] = "public, max-age=86400"
         return response

@@ -7,6 +7,7 @@ to their HTTP status here, once, so the routes stay free of try/except.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -80,7 +81,7 @@ def problem_response(
     detail: str,
     *,
     instance: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> JSONResponse:
     body = Problem(

@@ -23,7 +23,7 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 
 @router.get("/metrics", include_in_schema=False)
 def prometheus_metrics(request: Request) -> Response:
-    encoder, content_type = choose_encoder(request.headers.get("accept"))
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encoder(metrics.registry()), media_type=content_type)
 
 

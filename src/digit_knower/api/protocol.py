@@ -76,10 +76,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                     "headers (a browser sends 1-8 kB).",
                 )
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> None:
         if self._lingering:
             self.transport.close()
-        return super().eof_received()
+        super().eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

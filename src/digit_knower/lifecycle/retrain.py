@@ -21,7 +21,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from digit_knower.data.mnist import DataError, load_mnist
+from digit_knower.data.download import DataError
+from digit_knower.data.mnist import load_mnist
 from digit_knower.lifecycle import feedback, gate, scoring
 from digit_knower.lifecycle.models_command import who
 from digit_knower.reader.predictor import CARD_FILE, ModelNotFoundError

@@ -19,7 +19,7 @@ import io
 import math
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -360,7 +360,9 @@ def _wide_grey(image: Image.Image) -> Image.Image:
             _check_unit_floats(np.asarray(band))
         else:
             band = band.convert("I")  # a band-sized int32 copy: Pillow shrinks I, not I;16
-            brightest = max(brightest, float(band.getextrema()[1]))
+            # One band, so the extrema are (least, most), not a pair per band.
+            least_most = cast(tuple[float, float], band.getextrema())
+            brightest = max(brightest, float(least_most[1]))
         bands.append(np.asarray(band.reduce(factor) if factor > 1 else band, dtype=np.float64))
     grey = np.vstack(bands)
     if image.mode == "F":

@@ -340,7 +340,7 @@ def _at_most(crop: NDArray[np.uint8], side: int) -> NDArray[np.float32]:
     if scale < 1:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         crop = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BOX))
-    return crop.astype(np.float32) / 255
+    return crop.astype(np.float32) / np.float32(255)  # numpy's stubs widen `float32 / 255` to float64
 
 
 def _reject_specks(ink_extent: int, picture_extent: int) -> None:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, insert, select
 
 from digit_knower.store.errors import NothingToRollBackError, UnknownModelError
-from digit_knower.store.queries import model_registered
+from digit_knower.store.queries import ResultRow, model_registered
 from digit_knower.store.tables import deployments, model_versions, predictions
 
 Action = Literal["promote", "rollback"]
@@ -167,7 +167,7 @@ def _insert(
     return _deployment(row)
 
 
-def _deployment(row: Row) -> Deployment:
+def _deployment(row: ResultRow) -> Deployment:
     values = row._asdict()
     values["at"] = _utc(values["at"])
     return Deployment(**values)

@@ -10,9 +10,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from digit_knower.store.errors import DatabaseConfigError, DatabaseUnavailableError
 
@@ -23,6 +24,7 @@ EXAMPLES = "postgresql+psycopg://user:password@host:5432/dbname or sqlite:///pat
 # PostgreSQL SQLSTATE classes that mean "the URL is wrong", not "the server is away":
 # 28 = invalid authorisation (password, role), 3D = invalid catalog name (no such database).
 _CONFIG_SQLSTATE_CLASSES = ("28", "3D")
+_IN_MEMORY = "DATABASE_URL names an in-memory SQLite database, which would vanish; give a file path"
 _CONFIG_MESSAGES = re.compile(
     r"password authentication failed|no password supplied|does not exist|pg_hba\.conf|"
     r"unable to open database file|file is not a database|authentication",
@@ -48,9 +50,7 @@ def parse_url(raw: str) -> URL:
         if driver not in ("", "pysqlite"):
             raise DatabaseConfigError(f"DATABASE_URL names the SQLite driver {driver!r}; use sqlite:///")
         if not url.database or url.database == ":memory:":
-            raise DatabaseConfigError(
-                "DATABASE_URL names an in-memory SQLite database, which would vanish; give a file path"
-            )
+            raise DatabaseConfigError(_IN_MEMORY)
     else:
         raise DatabaseConfigError(f"DATABASE_URL names an unsupported database {backend!r}; use {EXAMPLES}")
     return url
@@ -67,13 +67,20 @@ def fingerprint(url: URL) -> str:
     """Which database this is, as text: the file of an SQLite database; the user, host, port and
     name of a PostgreSQL one. Never the password. The outbox tags each entry with it."""
     if url.get_backend_name() == "sqlite":
-        return f"sqlite:///{Path(url.database).expanduser().resolve()}"
+        return f"sqlite:///{sqlite_file(url).resolve()}"
     host = url.host or url.query.get("host") or "localhost"
     if isinstance(host, tuple):  # ?host=a&host=b: libpq tries them in order
         host = ",".join(host)
     if not host.startswith("/"):  # a host name, not a socket folder: DNS ignores case
         host = host.lower()
     return f"postgresql://{url.username or ''}@{host}:{url.port or 5432}/{url.database or ''}"
+
+
+def sqlite_file(url: URL) -> Path:
+    """The file an SQLite URL names, `~` expanded (`parse_url` refuses a URL that names none)."""
+    if not url.database:
+        raise DatabaseConfigError(_IN_MEMORY)
+    return Path(url.database).expanduser()
 
 
 def make_engine(url: URL) -> Engine:
@@ -94,7 +101,7 @@ def make_engine(url: URL) -> Engine:
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    path = Path(url.database).expanduser()
+    path = sqlite_file(url)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -105,7 +112,7 @@ def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so that DDL is
         # transactional and a migration can hold the write lock (SQLAlchemy's documented recipe).
         dbapi_connection.isolation_level = None
@@ -116,7 +123,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:
+    def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, overload
 
 from digit_knower.store.engine import use_wal
 from digit_knower.store.errors import OutboxError, UnknownOutboxEntryError
@@ -205,12 +205,12 @@ class Outbox:
         with self._lock:
             if not self._maybe_pending:
                 return None
-            (row,) = self._read(
+            rows = self._read_all(
                 f"SELECT payload FROM outbox WHERE key = :key AND kind = :kind AND {_OWN} "
                 "ORDER BY seq DESC LIMIT 1",
                 params={"key": key, "kind": kind},
             )
-            return row[0] if row else None
+            return rows[0][0] if rows else None
 
     def foreign(self) -> list[ForeignEntries]:
         """The entries waiting for other databases, by database."""
@@ -249,6 +249,21 @@ class Outbox:
             return str(err)
 
     # -- draining --------------------------------------------------------------------------------
+
+    @overload
+    def drain(
+        self,
+        apply: Apply,
+        *,
+        batch_size: int = ...,
+        wait: Literal[True] = ...,
+        stop: Callable[[], bool] | None = ...,
+    ) -> Drained: ...
+
+    @overload
+    def drain(
+        self, apply: Apply, *, batch_size: int = ..., wait: bool, stop: Callable[[], bool] | None = ...
+    ) -> Drained | None: ...
 
     def drain(
         self,
@@ -392,8 +407,8 @@ class Outbox:
     def _exists(self) -> bool:
         return self._conn is not None or self.path.exists()
 
-    def _read(self, *statements: str, params: dict[str, object] | None = None) -> list[tuple | None]:
-        """The first row of each statement."""
+    def _read(self, *statements: str, params: dict[str, object] | None = None) -> list[tuple[Any, ...]]:
+        """The one row of each statement (each is an aggregate, so it has exactly one)."""
         with self._lock:
             try:
                 conn = self._open()
@@ -402,7 +417,7 @@ class Outbox:
             except sqlite3.Error as err:
                 raise OutboxError(f"cannot read the outbox file {self.path}: {err}") from None
 
-    def _read_all(self, statement: str, params: dict[str, object] | None = None) -> list[tuple]:
+    def _read_all(self, statement: str, params: dict[str, object] | None = None) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
                 return self._open().execute(statement, {"own": self.fingerprint, **(params or {})}).fetchall()

@@ -11,14 +11,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digit_knower.store.records import ModelCardSummary, PredictionRecord, Stats
 from digit_knower.store.tables import model_versions, predictions
 
+# A row of any width: SQLAlchemy types a row by its columns, and these queries select whole tables.
+ResultRow = Row[*tuple[Any, ...]]
 
-def _insert(connection: Connection, table):
+
+def _insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
 
@@ -29,7 +32,7 @@ def insert_predictions(connection: Connection, records: Sequence[PredictionRecor
         connection.execute(statement, [record.model_dump() for record in records])
 
 
-def set_label(connection: Connection, prediction_id: uuid.UUID, label: int, at: datetime) -> Row | None:
+def set_label(connection: Connection, prediction_id: uuid.UUID, label: int, at: datetime) -> ResultRow | None:
     """The labelled row, or None when no prediction has this id (one statement: no read-then-write)."""
     statement = (
         update(predictions)
@@ -40,11 +43,11 @@ def set_label(connection: Connection, prediction_id: uuid.UUID, label: int, at: 
     return connection.execute(statement).first()
 
 
-def get(connection: Connection, prediction_id: uuid.UUID) -> Row | None:
+def get(connection: Connection, prediction_id: uuid.UUID) -> ResultRow | None:
     return connection.execute(select(predictions).where(predictions.c.id == prediction_id)).first()
 
 
-def recent(connection: Connection, limit: int, offset: int, labelled: bool | None) -> list[Row]:
+def recent(connection: Connection, limit: int, offset: int, labelled: bool | None) -> list[ResultRow]:
     statement = select(predictions)
     if labelled is not None:
         label = predictions.c.true_label
@@ -72,7 +75,7 @@ def insert_model(connection: Connection, summary: ModelCardSummary, card: dict[s
     connection.execute(statement, {**summary.model_dump(), "card": card})
 
 
-def to_record(row: Row) -> PredictionRecord:
+def to_record(row: ResultRow) -> PredictionRecord:
     values = row._asdict()
     # SQLite hands timestamps back without their zone; they were stored as UTC.
     for name in ("created_at", "labelled_at"):

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, text
@@ -51,6 +51,7 @@ from digit_knower.store.engine import (
     make_engine,
     parse_url,
     reason,
+    sqlite_file,
 )
 from digit_knower.store.errors import (
     DatabaseError,
@@ -174,7 +175,7 @@ class Store:
 
     def _default_outbox_path(self) -> Path:
         if self.is_sqlite:
-            return Path(self.url.database).expanduser().with_suffix(".outbox.sqlite3")
+            return sqlite_file(self.url).with_suffix(".outbox.sqlite3")
         from digit_knower.settings import get_settings
 
         return get_settings().outbox_path
@@ -228,9 +229,9 @@ class Store:
         at = datetime.now(UTC)
         if self._flush_if_due() or self._nothing_queued_for(prediction_id):
             reached, row = self._attempt(queries.set_label, prediction_id, label, at)
-            if reached and row is None:
-                raise UnknownPredictionError(f"no prediction has the id {prediction_id}")
             if reached:
+                if row is None:
+                    raise UnknownPredictionError(f"no prediction has the id {prediction_id}")
                 return self._remember(queries.to_record(row))
         return self._queue_label(prediction_id, label, at)
 
@@ -419,7 +420,9 @@ class Store:
             with self.engine.begin() as connection:
                 yield connection
 
-    def _attempt(self, operation: Callable[..., T], *args: Any, batch: bool = False) -> tuple[bool, T | None]:
+    def _attempt(
+        self, operation: Callable[..., T], *args: Any, batch: bool = False
+    ) -> tuple[Literal[True], T] | tuple[Literal[False], None]:
         """Run `operation` in one transaction: (True, its result), or (False, None) when the
         database could not take it (and the back-off starts)."""
         try:
@@ -444,9 +447,9 @@ class Store:
         written (not those another process is flushing right now, nor refused ones)."""
         self._flush_if_due()
         if self._backoff.ready():
-            reached, result = self._attempt(operation, *args)
-            if reached:
-                return result
+            attempt = self._attempt(operation, *args)
+            if attempt[0]:  # reached: the result is the operation's own, None included
+                return attempt[1]
         raise self._unavailable()
 
     def _unavailable(self) -> DatabaseUnavailableError:

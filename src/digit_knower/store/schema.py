@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -55,7 +56,7 @@ def downgrade(engine: Engine, revision: str = "-1") -> None:
     _run(engine, command.downgrade, revision)
 
 
-def _run(engine: Engine, alembic_command, revision: str) -> None:
+def _run(engine: Engine, alembic_command: Callable[[Config, str], None], revision: str) -> None:
     """Run an Alembic command in one transaction, one process at a time.
 
     Migrations started together (a Helm hook, replicas, a person) wait for each other: the first

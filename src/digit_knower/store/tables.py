@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Uuid,
     func,
     text,
@@ -152,7 +153,15 @@ class DeploymentRow(Base):
     __table_args__ = (CheckConstraint("action IN ('promote', 'rollback')", name="action"),)
 
 
-predictions = PredictionRow.__table__
-model_versions = ModelVersionRow.__table__
-idempotency_keys = IdempotencyKeyRow.__table__
-deployments = DeploymentRow.__table__
+def _table(row: type[Base]) -> Table:
+    """The table behind a mapped class. Declarative mapping always makes a `Table`; SQLAlchemy types
+    `__table__` as the wider `FromClause`, which `insert`, `update` and `delete` do not accept."""
+    table = row.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+predictions = _table(PredictionRow)
+model_versions = _table(ModelVersionRow)
+idempotency_keys = _table(IdempotencyKeyRow)
+deployments = _table(DeploymentRow)

@@ -8,6 +8,7 @@ marker and the fine pen of the page look familiar after preprocessing, and a ran
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -40,11 +41,12 @@ def vary_stroke(x: torch.Tensor, g: torch.Generator, thicken_p: float, thin_p: f
     thin = (choice >= thicken_p) & (choice < thicken_p + thin_p)
     out = x.clone()
     # Each morphology runs on the digits it changes only: most of a batch is left as it is.
-    for chosen, change in (
+    changes: tuple[tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]], ...] = (
         (thicken & extra, lambda d: dilate(d, 3)),
         (thicken & ~extra, lambda d: dilate(d, 2)),
         (thin, lambda d: erode(d, 2)),
-    ):
+    )
+    for chosen, change in changes:
         index = torch.nonzero(chosen).flatten()
         if index.numel():
             out[index] = change(x[index])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_knower.data.mnist import DataError, load_test
+from digit_knower.data.download import DataError
+from digit_knower.data.mnist import load_test
 from digit_knower.reader.classes import DIGITS
 from digit_knower.reader.predictor import CARD_FILE, MODEL_FILE, Network
 

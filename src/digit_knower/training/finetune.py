@@ -73,6 +73,8 @@ def parent_config(parent_card: dict[str, Any]) -> TrainConfig:
     """The parent's training recipe (augmentation, dropout, validation split), from its card."""
     known = {f.name for f in fields(TrainConfig)}
     recipe = {k: v for k, v in (parent_card.get("hyperparameters") or {}).items() if k in known}
+    if "widths" in recipe:  # JSON kept the tuple as a list
+        recipe["widths"] = tuple(recipe["widths"])
     return TrainConfig(**{**recipe, "seed": parent_card.get("seed", 0), "train_limit": None})
 
 
@@ -83,7 +85,7 @@ def load_parent(parent_dir: Path, recipe: TrainConfig) -> DigitCNN:
             f"the parent model has no torch weights ({weights}); retraining starts from them. "
             "Promote a model trained by `digit-knower train` or `retrain`."
         )
-    model = DigitCNN(dropout=recipe.dropout, widths=tuple(recipe.widths), classes=CLASSES)
+    model = DigitCNN(dropout=recipe.dropout, widths=recipe.widths, classes=CLASSES)
     try:
         model.load_state_dict(torch.load(weights, weights_only=True))
     except (RuntimeError, OSError, ValueError) as err:

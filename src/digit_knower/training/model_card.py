@@ -61,7 +61,7 @@ def build(
     seed: int,
     threads: int,
     data_sha256: dict[str, str],
-    history: list[dict],
+    history: list[dict[str, float]],
     val_accuracy: float,
     reader: dict[str, Any],
     onnx_max_prob_diff: float,
@@ -157,7 +157,7 @@ def save_plots(card: dict[str, Any], out: Path) -> None:
     _confusion_matrix(plt, matplotlib, np.array(card["confusion_matrix"]), out)
 
 
-def _training_curves(plt: Any, history: list[dict], out: Path) -> None:
+def _training_curves(plt: Any, history: list[dict[str, float]], out: Path) -> None:
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [h["loss"] for h in history], marker="o")

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -77,7 +77,7 @@ class DrawingSet:
             tuple(self.labels[i] for i in chosen),
         )
 
-    def arrays(self) -> dict[str, NDArray]:
+    def arrays(self) -> dict[str, NDArray[Any]]:
         """The set as arrays, for `drawing_cache` (labels padded with -1)."""
         width = max(map(len, self.labels), default=0)
         return {
@@ -90,7 +90,7 @@ class DrawingSet:
         }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, NDArray]) -> DrawingSet:
+    def from_arrays(cls, arrays: dict[str, NDArray[Any]]) -> DrawingSet:
         return cls(
             str(arrays["name"]),
             arrays["inks"],
@@ -279,7 +279,7 @@ def all_digits_right(predictions: Read, labels: Sequence[tuple[int, ...]]) -> fl
     return float(
         np.mean(
             [
-                p.verdict == "several_digits" and p.digits == label
+                p is not None and p.verdict == "several_digits" and p.digits == label
                 for p, label in zip(predictions, labels, strict=True)
             ]
         )

@@ -26,9 +26,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 import torch.nn.functional as F
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm import tqdm
 
-from digit_knower.data.mnist import DataError, Mnist, load_mnist
+from digit_knower.data.download import DataError
+from digit_knower.data.mnist import Mnist, load_mnist
 from digit_knower.reader.classes import CLASSES, DIGITS, NOT_A_DIGIT
 from digit_knower.settings import get_settings
 from digit_knower.training import model_card
@@ -39,7 +42,9 @@ from digit_knower.training.export import TrainingFailed, export_with_card
 from digit_knower.training.model import DigitCNN, predict_logits
 
 
-def train_model(data: TrainingData, cfg: TrainConfig) -> tuple[DigitCNN, list[dict], dict[str, torch.Tensor]]:
+def train_model(
+    data: TrainingData, cfg: TrainConfig
+) -> tuple[DigitCNN, list[dict[str, float]], dict[str, torch.Tensor]]:
     """Train on the training split; return the model after the last epoch, the per-epoch history
     and the last epoch's `validation_logits` (every redrawing: calibration reads them next)."""
     torch.manual_seed(cfg.seed)
@@ -50,7 +55,7 @@ def train_model(data: TrainingData, cfg: TrainConfig) -> tuple[DigitCNN, list[di
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.max_lr, total_steps=cfg.epochs * steps_per_epoch
     )
-    history = []
+    history: list[dict[str, float]] = []
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
         loss, train_acc = train_epoch(model, optimizer, schedule, data, g, cfg, epoch)
@@ -69,7 +74,13 @@ def train_model(data: TrainingData, cfg: TrainConfig) -> tuple[DigitCNN, list[di
 
 
 def train_epoch(
-    model, optimizer, schedule, data: TrainingData, g, cfg: TrainConfig, epoch: int
+    model: DigitCNN,
+    optimizer: Optimizer,
+    schedule: LRScheduler,
+    data: TrainingData,
+    g: torch.Generator,
+    cfg: TrainConfig,
+    epoch: int,
 ) -> tuple[float, float]:
     """One pass over the shuffled MNIST training digits, with their share of the other sources;
     returns the mean loss and accuracy on the augmented inputs."""
@@ -87,7 +98,14 @@ def train_epoch(
     return total_loss / seen, correct / seen
 
 
-def step(model, optimizer, schedule, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> tuple[float, int]:
+def step(
+    model: DigitCNN,
+    optimizer: Optimizer,
+    schedule: LRScheduler,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainConfig,
+) -> tuple[float, int]:
     """One optimisation step on a batch (training and retraining's fine-tuning both take it);
     returns the batch's mean loss and how many it got right."""
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16 and bf16_available()):
@@ -171,7 +189,7 @@ def run(cfg: TrainConfig, data_dir: Path, out: Path, cache_dir: Path | None = No
 
 def write_outputs(
     model: DigitCNN,
-    history: list[dict],
+    history: list[dict[str, float]],
     reader: dict[str, Any],
     mnist: Mnist,
     cfg: TrainConfig,

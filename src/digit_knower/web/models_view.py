@@ -124,10 +124,10 @@ def models_panel(store: Store, live: LiveModel) -> None:
         },
     )
     comparison = found.comparison()
-    if not comparison:
+    card = found.latest_retrain
+    if not comparison or card is None:
         st.caption("No retrained model yet. `digit-knower retrain` makes one from the labelled predictions.")
         return
-    card = found.latest_retrain
     verdict = "passed" if card["gate"]["passed"] else "refused: " + "; ".join(card["gate"]["failures"])
     st.markdown(
         f"**Latest retrain** `{card['lineage']['parent_version']}` → `{card['version']}`, on "

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +24,7 @@ from numpy.typing import NDArray
 def path(
     cache_dir: Path,
     kind: str,
-    arrays: Iterable[NDArray],
+    arrays: Iterable[NDArray[Any]],
     numbers: Iterable[object],
     sources: Iterable[ModuleType],
 ) -> Path:
@@ -37,7 +38,7 @@ def path(
     return Path(cache_dir) / f"{kind}-{digest.hexdigest()[:16]}.npz"
 
 
-def load(file: Path) -> dict[str, NDArray] | None:
+def load(file: Path) -> dict[str, NDArray[Any]] | None:
     """The arrays kept in `file`, or None when they were never made."""
     if not file.is_file():
         return None
@@ -45,7 +46,7 @@ def load(file: Path) -> dict[str, NDArray] | None:
         return {name: kept[name] for name in kept.files}
 
 
-def save(file: Path, arrays: Mapping[str, NDArray], *, compressed: bool = False) -> None:
+def save(file: Path, arrays: Mapping[str, NDArray[Any]], *, compressed: bool = False) -> None:
     """Written beside, then renamed: a run stopped midway never leaves a broken cache file.
 
     Compress what is mostly empty canvas (280x280 inks shrink about 60-fold); 28x28 inputs load
@@ -54,5 +55,6 @@ def save(file: Path, arrays: Mapping[str, NDArray], *, compressed: bool = False)
     file.parent.mkdir(parents=True, exist_ok=True)
     partial = file.with_name(f".{file.name}.{os.getpid()}.partial")
     with partial.open("wb") as out:
-        (np.savez_compressed if compressed else np.savez)(out, **arrays)
+        # Numbers only, as np.load reads them back (allow_pickle named, so no array is taken for it).
+        (np.savez_compressed if compressed else np.savez)(out, allow_pickle=False, **arrays)
     os.replace(partial, file)

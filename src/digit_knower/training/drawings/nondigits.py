@@ -21,7 +21,7 @@ Needs scikit-image for run_together (through `redraw`); training only, never ser
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -392,7 +392,7 @@ def run_together(rng: Rng, digits: NDArray[np.uint8], supersample: int = SUPERSA
     return ink
 
 
-def _pick(rng: Rng, table: dict) -> str:
+def _pick(rng: Rng, table: Mapping[str, object]) -> str:
     return list(table)[int(rng.integers(len(table)))]
 
 

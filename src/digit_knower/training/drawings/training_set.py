@@ -20,7 +20,7 @@ in memory and mixes them into batches.
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -102,7 +102,7 @@ def _draw_nondigits(
     return made, kinds
 
 
-def _gather(futures: list, total: int, what: str) -> NDArray[np.uint8]:
+def _gather(futures: list[Future[NDArray[np.uint8]]], total: int, what: str) -> NDArray[np.uint8]:
     """The chunks' results in order, with a progress bar."""
     results = []
     with tqdm(total=total, desc=what, unit="drawing", dynamic_ncols=True) as bar:
