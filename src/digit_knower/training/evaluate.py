@@ -25,13 +25,13 @@ ALL_CORES = 0
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """10x10 counts: rows are the true digit, columns the predicted one."""
-    matrix = np.zeros((10, 10), dtype=np.int64)
+    matrix = np.zeros((DIGITS, DIGITS), dtype=np.int64)
     np.add.at(matrix, (labels.astype(np.int64), predicted.astype(np.int64)), 1)
     return matrix
 
 
 def per_class_accuracy(matrix: np.ndarray) -> list[float]:
-    return [float(matrix[d, d] / max(matrix[d].sum(), 1)) for d in range(10)]
+    return [float(matrix[d, d] / max(matrix[d].sum(), 1)) for d in range(DIGITS)]
 
 
 def format_report(matrix: np.ndarray) -> str:
@@ -43,8 +43,8 @@ def format_report(matrix: np.ndarray) -> str:
     for d, acc in enumerate(per_class_accuracy(matrix)):
         lines.append(f"  {d}: {acc:7.2%}  ({matrix[d, d]}/{matrix[d].sum()})")
     lines += ["", "confusion matrix (rows: true digit, columns: predicted):"]
-    lines.append("true\\pred " + "".join(f"{d:>6}" for d in range(10)))
-    for d in range(10):
+    lines.append("true\\pred " + "".join(f"{d:>6}" for d in range(DIGITS)))
+    for d in range(DIGITS):
         lines.append(f"{d:>9} " + "".join(f"{n:>6}" for n in matrix[d]))
     return "\n".join(lines)
 

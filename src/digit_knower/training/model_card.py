@@ -188,7 +188,7 @@ def _confusion_matrix(plt: Any, matplotlib: Any, matrix: np.ndarray, out: Path) 
     for (t, p), n in np.ndenumerate(matrix):
         if n:
             ax.text(p, t, str(n), ha="center", va="center", fontsize=7, color="white" if t == p else "black")
-    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit")
+    ax.set(xticks=range(DIGITS), yticks=range(DIGITS), xlabel="predicted digit", ylabel="true digit")
     ax.set_title(f"MNIST test set: {np.trace(matrix) / matrix.sum():.2%} correct")
     fig.colorbar(image, ax=ax, label="count + 1")
     fig.tight_layout()
