@@ -82,3 +82,11 @@ def test_each_verdict_is_said_in_plain_words(verdict, digits, words) -> None:
     probabilities = [0.0] * 10
     probabilities[3], probabilities[8] = 0.55, 0.45
     assert describe(verdict, digits, probabilities) == words
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_it_is_an_8_and_a_for_every_other_digit(digit: int) -> None:
+    probabilities = [0.0] * 10
+    probabilities[digit] = 1.0
+    said = describe("digit", (digit,), probabilities)
+    assert said == (f"It's an {digit}." if digit == 8 else f"It's a {digit}.")

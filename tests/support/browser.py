@@ -15,6 +15,8 @@ from pathlib import Path
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from digit_knower.reader.verdict import article
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -197,7 +199,9 @@ class DigitPage:
         picker = self.page.locator("[class*='st-key-label-']")
         picker.get_by_role("radio", name=str(label), exact=True).click()
         self.page.locator(".st-key-submit_label button").click()
-        confirmation = self.page.get_by_test_id("stAlertContentSuccess").filter(has_text=f"it is a {label},")
+        confirmation = self.page.get_by_test_id("stAlertContentSuccess").filter(
+            has_text=f"it is {article(label)} {label},"
+        )
         try:
             confirmation.wait_for(timeout=RESULT_TIMEOUT_MS)
         except PlaywrightTimeoutError:

@@ -62,9 +62,31 @@ def store(page: AppTest) -> Store:
     return Store(settings.effective_database_url, outbox_path=settings.outbox_path)
 
 
-def draw_and_predict(page: AppTest, png: bytes | None) -> AppTest:
+def put_on_canvas(page: AppTest, png: bytes | None) -> None:
+    """What the browser's canvas sends when a stroke ends (the whole picture) or Clear is pressed."""
     page.session_state[canvas.KEY] = {"image": None if png is None else canvas.png_data_url(png)}
+
+
+def draw_and_predict(page: AppTest, png: bytes | None) -> AppTest:
+    put_on_canvas(page, png)
     return page.button(key="predict").click().run()
+
+
+def answer_state(page: AppTest) -> str | None:
+    """Whether the answer on screen is "current" (read from what the page holds) or "retired"."""
+    states = [
+        s for m in page.markdown for s in re.findall(r'data-testid="dk-answer" data-state="(\w+)"', m.value)
+    ]
+    assert len(states) <= 1, "more than one answer on the page"
+    return states[0] if states else None
+
+
+def label_picker_shown(page: AppTest) -> bool:
+    return any(c.label == "What was it really?" for c in page.segmented_control)
+
+
+def asks_to_predict_again(page: AppTest) -> bool:
+    return any("Press Predict to read the new drawing." in m.value for m in page.markdown)
 
 
 def shown_digits(page: AppTest) -> list[int]:
@@ -137,6 +159,98 @@ def test_a_submitted_label_updates_the_row_and_submitting_again_replaces_it(
     assert "it is a **1**" in page.success[0].value
     assert store.get(record.id).true_label == 1
     assert len(store.recent()) == 1
+
+
+def test_a_label_for_an_eight_says_an_eight(page: AppTest, store: Store) -> None:
+    draw_and_predict(page, drawing(one))
+    page.segmented_control[0].set_value(8)
+    page.button(key="submit_label").click().run()
+    assert page.success[0].value.startswith("Saved: it is an **8**, so the model was wrong.")
+    assert store.recent()[0].true_label == 8
+
+
+def test_clear_after_predict_retires_the_answer_and_its_label_picker(page: AppTest, store: Store) -> None:
+    draw_and_predict(page, drawing(one))
+    assert (answer_state(page), label_picker_shown(page)) == ("current", True)
+    assert not asks_to_predict_again(page)
+
+    put_on_canvas(page, None)  # Clear
+    page.run()
+    assert answer_state(page) == "retired"
+    assert asks_to_predict_again(page)
+    assert not label_picker_shown(page)
+    assert not [b for b in page.button if b.key == "submit_label"]
+
+    put_on_canvas(page, drawing(seven))  # a new drawing, not read yet
+    page.run()
+    assert (answer_state(page), label_picker_shown(page)) == ("retired", False)
+    assert asks_to_predict_again(page)
+    [record] = store.recent()
+    assert (record.digit, record.true_label) == (1, None)
+
+
+def test_a_new_stroke_retires_the_answer(page: AppTest) -> None:
+    draw_and_predict(page, drawing(one))
+
+    def one_and_a_bar(draw: ImageDraw.ImageDraw) -> None:
+        one(draw)
+        draw.line([(100, 235), (180, 235)], fill=255, width=canvas.DEFAULT_STROKE)
+
+    put_on_canvas(page, drawing(one_and_a_bar))
+    page.run()
+    assert (answer_state(page), label_picker_shown(page)) == ("retired", False)
+
+
+def test_an_unchanged_drawing_keeps_its_answer_and_picker_through_other_clicks(page: AppTest) -> None:
+    draw_and_predict(page, drawing(one))
+    put_on_canvas(page, drawing(one))  # the same picture again: nothing the person sees changed
+    page.run()
+    page.segmented_control[0].set_value(3).run()
+    assert (answer_state(page), label_picker_shown(page)) == ("current", True)
+
+
+def test_a_new_upload_retires_the_answer_to_the_drawing(page: AppTest) -> None:
+    draw_and_predict(page, drawing(one))
+    page.file_uploader(key="upload").set_value(("seven.png", drawing(seven), "image/png"))
+    page.run()
+    assert (answer_state(page), label_picker_shown(page)) == ("retired", False)
+
+
+def test_a_stroke_on_the_canvas_retires_the_answer_to_the_upload(page: AppTest) -> None:
+    page.file_uploader(key="upload").set_value(("one.png", drawing(one), "image/png"))
+    page.run()
+    page.button(key="predict_upload").click().run()
+    assert (shown_digit(page), answer_state(page)) == (1, "current")
+    put_on_canvas(page, drawing(seven))
+    page.run()
+    assert (answer_state(page), label_picker_shown(page)) == ("retired", False)
+
+
+def test_a_submit_arriving_with_a_changed_drawing_saves_no_label(page: AppTest, store: Store) -> None:
+    # The pick and the Submit click travel in the same run as a stroke that ended just before:
+    # the label would describe the drawing no longer shown, so it is not saved.
+    draw_and_predict(page, drawing(one))
+    page.segmented_control[0].set_value(7)
+    put_on_canvas(page, drawing(seven))
+    page.button(key="submit_label").click().run()
+    assert not page.exception
+    assert not page.success
+    assert answer_state(page) == "retired"
+    assert store.recent()[0].true_label is None
+
+
+def test_predict_on_the_new_drawing_gives_a_fresh_answer_and_the_label_lands_on_it(
+    page: AppTest, store: Store
+) -> None:
+    draw_and_predict(page, drawing(one))
+    put_on_canvas(page, None)
+    page.run()
+    draw_and_predict(page, drawing(seven))
+    assert (shown_digit(page), answer_state(page), label_picker_shown(page)) == (7, "current", True)
+    page.segmented_control[0].set_value(7)
+    page.button(key="submit_label").click().run()
+    assert "it is a **7**, so the model was right" in page.success[0].value
+    assert [(r.digit, r.true_label) for r in store.recent()] == [(7, 7), (1, None)]
 
 
 def test_submit_without_a_picked_label_asks_for_one(page: AppTest, store: Store) -> None:

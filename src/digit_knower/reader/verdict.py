@@ -99,6 +99,11 @@ def several_digits(whole: Reading, parts: Sequence[Reading], clearly_apart: bool
     return clearly_apart or whole.verdict != "digit"
 
 
+def article(digit: int) -> str:
+    """The article before a digit's name: "an 8" (eight starts with a vowel sound), "a" for the rest."""
+    return "an" if digit == 8 else "a"
+
+
 def describe(verdict: Verdict | None, digits: Sequence[int] | None, probabilities: Sequence[float]) -> str:
     """What the reader says, in words a person understands: the page shows it, the API returns it."""
     if verdict == "not_a_digit":
@@ -108,4 +113,4 @@ def describe(verdict: Verdict | None, digits: Sequence[int] | None, probabilitie
     ranked = np.argsort(probabilities)[::-1]
     if verdict == "unsure":
         return f"Not sure: {ranked[0]}, or maybe {ranked[1]}?"
-    return f"It's a {ranked[0]}."
+    return f"It's {article(int(ranked[0]))} {ranked[0]}."

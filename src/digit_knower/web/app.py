@@ -4,10 +4,15 @@ Streamlit runs this file top to bottom on every interaction. It only arranges th
 predictor reads digits, the store keeps records, `views` draws charts. Actions (Predict,
 Submit label) come before the history and stats in the script, so those always show the
 row that was just written.
+
+An answer on screen belongs to the pictures it was read from. Once the page holds other
+pictures (Clear, a new stroke, a new or removed upload), the answer greys out and its label
+picker goes, so a label can only land on the drawing whose answer the person sees.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +22,7 @@ import streamlit as st
 
 from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor
 from digit_knower.reader.predictor import ModelNotFoundError
-from digit_knower.reader.verdict import describe
+from digit_knower.reader.verdict import article, describe
 from digit_knower.serving import predict_and_log as service
 from digit_knower.serving.startup import Services, build_services
 from digit_knower.settings import Settings, get_settings
@@ -30,15 +35,32 @@ from digit_knower.store import (
 from digit_knower.web import canvas, models_view, views
 
 DRAW_FIRST = "Draw a digit first: the canvas is still empty."
+READ_AGAIN = "Press Predict to read the new drawing."
 
 
 @dataclass(frozen=True)
 class ShownResult:
-    """The prediction on screen, and the id of its record so a label can be attached."""
+    """The prediction on screen, the id of its record so a label can be attached, and the
+    digest of the pictures the page held when it was read (`pictures_digest`)."""
 
     prediction: Prediction
     record_id: uuid.UUID
     latency_ms: float
+    read_from: str
+
+
+def pictures_digest(drawing: bytes | None, upload: bytes | None) -> str:
+    """One digest of all the page holds to be read: the canvas's drawing and the uploaded file.
+
+    The canvas sends its picture whenever a stroke ends or Clear is pressed, so this digest
+    changes exactly when what the person sees changes: the answer read from other pictures is
+    then out of date, whenever the click that changed them arrived.
+    """
+    digest = hashlib.sha256()
+    for picture in (drawing, upload):
+        # A fixed-length entry for each, so that no two pairs of pictures share a digest.
+        digest.update(b"\0" * 33 if picture is None else b"\1" + hashlib.sha256(picture).digest())
+    return digest.hexdigest()
 
 
 # --- resources: created once per server process, keyed so a changed setting gets its own ----
@@ -54,8 +76,9 @@ def load_services(settings: Settings) -> Services:
 # --- actions ---------------------------------------------------------------------------------
 
 
-def predict_and_show(predictor: Predictor, store: Store, picture: bytes) -> None:
-    """Read the picture, log the prediction, and keep it on screen. Bad input leaves a message."""
+def predict_and_show(predictor: Predictor, store: Store, picture: bytes, held: str) -> None:
+    """Read the picture, log the prediction, and keep it on screen as read from the pictures
+    `held` (their digest). Bad input leaves a message."""
     st.session_state.pop("result", None)
     try:
         prediction, record = service.predict_and_log(predictor, store, picture, source="web")
@@ -65,7 +88,7 @@ def predict_and_show(predictor: Predictor, store: Store, picture: bytes) -> None
     except InvalidImageError as error:
         st.session_state["problem"] = str(error)
         return
-    st.session_state["result"] = ShownResult(prediction, record.id, record.latency_ms)
+    st.session_state["result"] = ShownResult(prediction, record.id, record.latency_ms, read_from=held)
 
 
 def submit_label(store: Store, result: ShownResult, label: int) -> None:
@@ -75,34 +98,45 @@ def submit_label(store: Store, result: ShownResult, label: int) -> None:
         st.warning(f"The label was not saved: {error}")
         return
     verdict = "the model was right" if label == result.prediction.digit else "the model was wrong"
-    st.success(f"Saved: it is a **{label}**, so {verdict}. Submitting again replaces the label.")
+    st.success(
+        f"Saved: it is {article(label)} **{label}**, so {verdict}. Submitting again replaces the label."
+    )
 
 
 # --- page sections ---------------------------------------------------------------------------
 
 
-def input_panel(predictor: Predictor, store: Store) -> None:
+def input_panel(predictor: Predictor, store: Store) -> str:
+    """The canvas and the uploader, each with its Predict; returns the digest of the pictures
+    they hold now, for the result panel to tell whether the answer is still theirs."""
     draw_tab, upload_tab = st.tabs([":material/draw: Draw", ":material/upload_file: Upload"])
     with draw_tab:
         drawing = canvas.draw_digit()
-        if st.button("Predict", type="primary", key="predict", icon=":material/auto_awesome:"):
-            if drawing is None:
-                st.session_state.pop("result", None)
-                st.session_state["notice"] = DRAW_FIRST
-            else:
-                predict_and_show(predictor, store, drawing)
+        predict_drawing = st.button("Predict", type="primary", key="predict", icon=":material/auto_awesome:")
     with upload_tab:
-        upload = st.file_uploader(
+        uploaded = st.file_uploader(
             "A PNG, JPEG or WebP of one digit",
             type=["png", "jpg", "jpeg", "webp"],
             key="upload",
             help="Dark or light ink.",
         )
-        if st.button("Predict the upload", key="predict_upload", disabled=upload is None):
-            predict_and_show(predictor, store, upload.getvalue())
+        predict_upload = st.button("Predict the upload", key="predict_upload", disabled=uploaded is None)
+    upload = None if uploaded is None else uploaded.getvalue()
+    held = pictures_digest(drawing, upload)
+    if predict_drawing:
+        if drawing is None:
+            st.session_state.pop("result", None)
+            st.session_state["notice"] = DRAW_FIRST
+        else:
+            predict_and_show(predictor, store, drawing, held)
+    elif predict_upload and upload is not None:
+        predict_and_show(predictor, store, upload, held)
+    return held
 
 
-def result_panel(store: Store) -> None:
+def result_panel(store: Store, held: str) -> None:
+    """The answer to the last Predict and its label picker, while the page still holds the pictures
+    it was read from (`held` is their digest now); after that, the answer greyed out, no picker."""
     if notice := st.session_state.pop("notice", None):
         st.info(notice, icon=":material/edit:")
     if problem := st.session_state.pop("problem", None):
@@ -112,13 +146,18 @@ def result_panel(store: Store) -> None:
         st.markdown("#### Draw a digit on the black square, then press **Predict**.")
         st.caption("Mouse, pen or finger. The model was trained on MNIST: one digit, roughly centred.")
         return
+    if result.read_from != held:
+        # Nothing to label here: the picker would attach a label to a drawing no longer shown.
+        st.markdown(_answer_html(result, retired=True), unsafe_allow_html=True)
+        return
     prediction = result.prediction
     digit_col, saw_col = st.columns([1, 1])
     with digit_col:
         st.markdown(_answer_html(result), unsafe_allow_html=True)
         if prediction.verdict == "not_a_digit":
+            guess = f"{article(prediction.digit)} {prediction.digit}"
             st.caption(
-                f"If it is a digit after all, the best guess is a {prediction.digit} "
+                f"If it is a digit after all, the best guess is {guess} "
                 f"({views.percent(prediction.confidence)}). Tell the model below."
             )
         else:
@@ -143,8 +182,9 @@ _CONFIDENCE_HELP = (
 )
 
 
-def _answer_html(result: ShownResult) -> str:
-    """The answer, big (the digit or digits; a cross for no digit), and the reader's words."""
+def _answer_html(result: ShownResult, retired: bool = False) -> str:
+    """The answer, big (the digit or digits; a cross for no digit), and the reader's words; a
+    retired answer (read from pictures the page no longer holds) greyed, with what to do next."""
     prediction = result.prediction
     shown = {
         "not_a_digit": "✗",
@@ -152,11 +192,16 @@ def _answer_html(result: ShownResult) -> str:
         "unsure": f'{prediction.digit}<span class="dk-unsure">?</span>',
     }.get(prediction.verdict, str(prediction.digit))
     words = describe(prediction.verdict, prediction.digits, prediction.probabilities)
-    return (
+    state = "retired" if retired else "current"
+    answer = (
+        f'<div class="dk-answer dk-{state}" data-testid="dk-answer" data-state="{state}">'
         f'<div class="dk-digit dk-{prediction.verdict}" data-testid="dk-digit" '
         f'data-record="{result.record_id}" data-verdict="{prediction.verdict}">{shown}</div>'
-        f'<div class="dk-message" data-testid="dk-message">{words}</div>'
+        f'<div class="dk-message" data-testid="dk-message">{words}</div></div>'
     )
+    if retired:
+        answer += f'<div class="dk-read-again" data-testid="dk-read-again">{READ_AGAIN}</div>'
+    return answer
 
 
 def label_form(store: Store, result: ShownResult) -> None:
@@ -306,6 +351,8 @@ _STYLE = """
 .dk-digit.dk-not_a_digit { color: #8a93a8; }
 .dk-digit.dk-several_digits { font-size: 5.5rem; }
 .dk-message { font-size: 1.25rem; margin-bottom: 0.8rem; }
+.dk-answer.dk-retired { opacity: 0.45; filter: grayscale(1); }
+.dk-read-again { font-size: 1.1rem; font-weight: 600; }
 </style>
 """
 
@@ -340,9 +387,9 @@ def main() -> None:
 
     left, right = st.columns([1, 1.5], gap="large")
     with left:
-        input_panel(predictor, store)
+        held = input_panel(predictor, store)
     with right:
-        result_panel(store)
+        result_panel(store, held)
     st.divider()
     reachable = history_panel(store)
     stats_panel(store)
