@@ -7,7 +7,8 @@
 #   docker run -e DATABASE_URL=... digit-knower-api db upgrade     # migrations
 #   docker run -p 8501:8501 digit-knower-web                       # web page
 # api and web serve with ONNX Runtime and never carry torch; tests/deploy/test_images.py replays
-# the builder stages outside Docker and checks what each environment holds, and its size.
+# the builder stages outside Docker and checks what each environment holds, and its size;
+# tests/containers builds and runs the images for real (Docker, or podman), compose included.
 
 # ---- builder: a wheel of the project (its pins live in pyproject.toml, nowhere else) ----
 # The wheel carries the shipped model (digit_knower/reader/shipped/, package data): each image
@@ -37,11 +38,14 @@ RUN python -m venv --without-pip /opt/venv \
     && /opt/build/bin/pip --python /opt/venv/bin/python install "$1[web]"
 
 # torch from PyTorch's CPU index: PyPI's Linux wheel of torch pulls in the CUDA libraries (GBs).
+# Pinned to the CPU build (+cpu, found on that index only): with a bare `torch==X`, pip would take
+# PyPI's CUDA build without a word whenever the CPU index cannot be reached; this way it fails.
+# X is pyproject's pin (tests/containers/test_container_files.py holds them together).
 FROM builder AS train-env
 RUN python -m venv --without-pip /opt/venv \
     && set -- /wheels/digit_knower-*.whl \
     && /opt/build/bin/pip --python /opt/venv/bin/python install \
-       --extra-index-url https://download.pytorch.org/whl/cpu "$1[train]"
+       --extra-index-url https://download.pytorch.org/whl/cpu "$1[train]" "torch==2.13.0+cpu"
 
 # ---- runtime: what every image shares (user, paths) ----
 FROM python:3.11.14-slim-bookworm AS runtime
