@@ -25,6 +25,9 @@ def test_db_upgrade_current_and_downgrade_through_the_cli(database_url: str, tmp
         store.ensure_schema()  # current: no SchemaOutOfDateError
 
     assert "up to date" in db("current", url=database_url, state=tmp_path).stdout
+    again = db("upgrade", url=database_url, state=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"already at revision {head_revision()} (head is {head_revision()}); nothing to do" in again.stdout
     downgraded = db("downgrade", "base", url=database_url, state=tmp_path)
     assert downgraded.returncode == 0, downgraded.stderr
     assert "no tables" in downgraded.stdout

@@ -129,9 +129,10 @@ def main(args: argparse.Namespace) -> int:
 def _upgrade(store: Store, args: argparse.Namespace) -> str:
     from digit_knower.store import schema
 
-    store.upgrade(args.revision)
-    revision, head = store.current_revision(), schema.head_revision()
-    return f"{store.where}: upgraded to revision {revision} (head is {head})"
+    migration, head = store.upgrade(args.revision), schema.head_revision()
+    if not migration.changed:
+        return f"{store.where}: already at revision {migration.after} (head is {head}); nothing to do"
+    return f"{store.where}: upgraded to revision {migration.after} (head is {head})"
 
 
 def _downgrade(store: Store, args: argparse.Namespace) -> str:

@@ -199,11 +199,11 @@ class Store:
         self._report_foreign()
         self._flush_if_due()
 
-    def upgrade(self, revision: str = "head") -> None:
-        self._checked(schema.upgrade, self.engine, revision)
+    def upgrade(self, revision: str = "head") -> schema.Migration:
+        return self._checked(schema.upgrade, self.engine, revision)
 
-    def downgrade(self, revision: str = "-1") -> None:
-        self._checked(schema.downgrade, self.engine, revision)
+    def downgrade(self, revision: str = "-1") -> schema.Migration:
+        return self._checked(schema.downgrade, self.engine, revision)
 
     def current_revision(self) -> str | None:
         return self._checked(schema.current_revision, self.engine)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from alembic import command
 from alembic.config import Config
@@ -48,30 +49,44 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    _run(engine, command.upgrade, revision)
+class Migration(NamedTuple):
+    """The database's revision before and after a migration, both read while holding its lock."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
 
 
-def downgrade(engine: Engine, revision: str = "-1") -> None:
-    _run(engine, command.downgrade, revision)
+def upgrade(engine: Engine, revision: str = "head") -> Migration:
+    return _run(engine, command.upgrade, revision)
 
 
-def _run(engine: Engine, alembic_command: Callable[[Config, str], None], revision: str) -> None:
+def downgrade(engine: Engine, revision: str = "-1") -> Migration:
+    return _run(engine, command.downgrade, revision)
+
+
+def _run(engine: Engine, alembic_command: Callable[[Config, str], None], revision: str) -> Migration:
     """Run an Alembic command in one transaction, one process at a time.
 
     Migrations started together (a Helm hook, replicas, a person) wait for each other: the first
-    migrates, the others then find nothing left to do. On SQLite, BEGIN IMMEDIATE takes the write
-    lock first; on PostgreSQL, a transaction-level advisory lock does (released at commit).
+    migrates, the others then find nothing left to do, and say so: the revisions are read inside
+    the lock. On SQLite, BEGIN IMMEDIATE takes the write lock first; on PostgreSQL, a
+    transaction-level advisory lock does (released at commit).
     """
     is_sqlite = engine.dialect.name == "sqlite"
     options = {"sqlite_begin": "IMMEDIATE"} if is_sqlite else {}
     with engine.connect().execution_options(**options) as connection, connection.begin():
         if not is_sqlite:
             _take_migration_lock(connection)
+        before = MigrationContext.configure(connection).get_current_revision()
         try:
             alembic_command(_config(connection), revision)
         except CommandError as err:
             raise SchemaOutOfDateError(f"cannot migrate to {revision!r}: {err}") from None
+        return Migration(before, MigrationContext.configure(connection).get_current_revision())
 
 
 def _take_migration_lock(connection: Connection) -> None:
