@@ -12,8 +12,15 @@ model and its verdicts. Prints, with the sizes of the sets:
 - digits touching an edge or a corner vs the same digits centred: accuracy, refusals;
 - non-digits: the share called "not_a_digit" or "unsure", per family;
 - several digits side by side: the share found, and the share with every digit right in order;
-- latency: `predict` on a 280x280 canvas, preprocessing included (median of --latency-runs).
-The machine may be shared: say how busy it was when quoting the latency.
+- latency: `predict` on a 280x280 canvas, preprocessing included (median of --latency-runs);
+- real people's pen-written digits (the validation rows of UCI's pen digits, drawn as canvas
+  strokes): as curves, as polylines, and as curves at the writer's estimated width-to-height
+  ratio: the share read right (verdict "digit", right digit), the best guess right whatever the
+  verdict, the share of each verdict, and per digit;
+- Omniglot's validation drawings (real people's letters, none a digit): the share called
+  "not_a_digit" or "unsure", and the share called a confident digit.
+The pen digits and Omniglot lie beside MNIST (digit_knower.data.layout): ../shared/data/pendigits
+and ../shared/data/omniglot. The machine may be shared: say how busy it was when quoting the latency.
 """
 
 from __future__ import annotations
@@ -28,12 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from digit_knower.data.mnist import load_test
+from digit_knower.data.omniglot import load_omniglot
+from digit_knower.data.pendigits import load_pendigits
 from digit_knower.reader.classes import softmax
 from digit_knower.reader.predictor import Predictor
 from digit_knower.settings import SHIPPED_MODEL_DIR
 from digit_knower.training import calibrate
 from digit_knower.training import reader_quality as quality
-from digit_knower.training.drawings import redraw
+from digit_knower.training.drawings import pen_paths, redraw
 
 
 def mnist(predictor: Predictor, model_dir: Path, test) -> None:
@@ -118,6 +127,66 @@ def latency(predictor: Predictor, test, runs: int) -> None:
     )
 
 
+# How the pen paths are drawn: as the file has them, as curves or polylines, and as curves as wide as
+# the writer drew them (the file stretched every digit to a square).
+PEN_STYLES: dict[str, dict[str, bool]] = {
+    "curves": {"curve": True},
+    "polylines": {"curve": False},
+    "curves, writer's aspect": {"curve": True, "writers_aspect": True},
+}
+
+
+def pen_digits(predictor: Predictor, data_dir: Path) -> None:
+    pen = load_pendigits(data_dir, download=False)
+    print(
+        f"pen-written digits ({len(pen_paths.validation_rows(len(pen.labels)))} validation rows of "
+        "pendigits.tra; their writers also wrote the other rows), drawn on the canvas:"
+    )
+    per_digit = {}
+    for style, options in PEN_STYLES.items():
+        drawings = quality.pen_digit_set(pen, **options)
+        read = quality.read(predictor, drawings)
+        shares = quality.verdict_shares(read)
+        print(
+            f"  {style:<24} {quality.read_right(read, drawings.labels):.2%} read right, "
+            f"{quality.accuracy(read, drawings.labels):.2%} best guess right; "
+            + ", ".join(f"{shares[verdict]:.2%} {verdict!r}" for verdict in shares)
+        )
+        per_digit[style] = {
+            digit: (
+                f"{quality.read_right([read[i] for i in rows], [drawings.labels[i] for i in rows]):.1%} / "
+                f"{quality.share([read[i] for i in rows], ('not_a_digit',)):.1%}",
+                len(rows),
+            )
+            for digit, rows in quality.by_digit(drawings.labels).items()
+        }
+    header = f"  {'per digit: read right / not_a_digit':<38}" + "".join(
+        f"{style:<26}" for style in PEN_STYLES
+    )
+    print(header.rstrip())
+    for digit, (_, count) in per_digit["curves"].items():
+        figures = "".join(f"{per_digit[style][digit][0]:<26}" for style in PEN_STYLES)
+        print((f"    {f'{digit} ({count} rows)':<36}" + figures).rstrip())
+
+
+def omniglot(predictor: Predictor, data_dir: Path, count: int) -> None:
+    drawings = quality.omniglot_set(load_omniglot(data_dir, download=False).valid, count)
+    read = quality.read(predictor, drawings)
+    shares = quality.verdict_shares(read)
+    called = Counter(r.digit for r in read if r is not None and r.verdict == "digit")
+    print(
+        f"Omniglot validation drawings ({len(drawings)}, real people's letters, none a digit): "
+        f"{quality.share(read, ('not_a_digit', 'unsure')):.2%} called 'not_a_digit' or 'unsure'; "
+        f"{shares['digit']:.2%} a confident digit"
+    )
+    print(
+        "  "
+        + ", ".join(f"{shares[verdict]:.2%} {verdict!r}" for verdict in shares)
+        + "; the confident digits: "
+        + ", ".join(f"{digit}: {n}" for digit, n in sorted(called.items()))
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -133,6 +202,7 @@ def main() -> None:
     parser.add_argument("--nondigits", type=int, default=3000, help="non-digit drawings")
     parser.add_argument("--several", type=int, default=1000, help="pictures of several digits")
     parser.add_argument("--latency-runs", type=int, default=2000, help="timed predict calls")
+    parser.add_argument("--omniglot", type=int, default=1000, help="Omniglot validation drawings")
     args = parser.parse_args()
 
     predictor = Predictor.from_dir(args.model_dir)
@@ -144,6 +214,8 @@ def main() -> None:
     nondigits(predictor, test, args.nondigits)
     several(predictor, test, args.several)
     latency(predictor, test, args.latency_runs)
+    pen_digits(predictor, args.data_dir)
+    omniglot(predictor, args.data_dir, args.omniglot)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@ run measures the same pictures, and none of them was ever trained on:
   (each of the four edges and corners, both polarities), and the same digits centred;
 - `nondigit_set`: drawings that are no digit (`nondigits`): scribbles, letters, symbols, shapes,
   marks and digits run together;
-- `several_digits_set`: two or three redrawn test digits side by side, a visible gap apart.
+- `several_digits_set`: two or three redrawn test digits side by side, a visible gap apart;
+- `pen_digit_set`: real people's pen-written digits (the validation rows of UCI's pen digits,
+  `pen_paths.validation_rows`) drawn as canvas strokes, as curves or as polylines;
+- `omniglot_set`: real people's mouse drawings of letters of other alphabets (Omniglot's
+  validation drawings), none a digit.
 
 `bench/reader_quality.py` prints every figure; training writes some of them on the model card,
 on sets it keeps in the cache folder (`cached`); the tests hold the reader to them; retraining's
@@ -29,12 +33,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digit_knower.data.mnist import Split
+from digit_knower.data.omniglot import Drawings
+from digit_knower.data.pendigits import PenDigits
 from digit_knower.reader import picture, preprocess
 from digit_knower.reader.picture import EmptyImageError
 from digit_knower.reader.predictor import Prediction, Predictor
+from digit_knower.reader.verdict import VERDICTS
 from digit_knower.training import calibrate
 from digit_knower.training.drawings import cache as drawing_cache
-from digit_knower.training.drawings import nondigits, redraw
+from digit_knower.training.drawings import nondigits, omniglot_strokes, pen_paths, redraw
 
 CANVAS: Final = redraw.CANVAS
 # Pictures are painted and read this many at a time: a batch for the model, and bounded memory.
@@ -254,6 +261,42 @@ def side_by_side(digits: NDArray[np.uint8], rng: np.random.Generator) -> NDArray
     return ink
 
 
+def pen_digit_set(
+    pen: PenDigits, *, curve: bool = True, writers_aspect: bool = False, seed: int = 2030
+) -> DrawingSet:
+    """The validation rows of the pen digits (`pen_paths.validation_rows`), each drawn once on the
+    canvas at a random size, position, brush and polarity.
+
+    curve: a smooth curve through each path's 8 points; False, the polyline between them. The same
+    seed gives every row the same size, position, brush and polarity either way: the sets differ
+    only in the stroke. writers_aspect: each path drawn as wide as `pen_paths.arc_length_aspect`
+    estimates the writer drew it; otherwise as stored, where every digit is as wide as it is high.
+    """
+    rng = np.random.default_rng(seed)
+    rows = pen_paths.validation_rows(len(pen.labels))
+    inks, paints = [], []
+    for row in rows:
+        path = pen.paths[row]
+        aspect = pen_paths.arc_length_aspect(path) if writers_aspect else None
+        inks.append(pen_paths.draw(path, rng, curve=curve, aspect=aspect))
+        paints.append(pen_paths.random_polarity(rng))
+    stroke = "curves" if curve else "polylines"
+    name = f"pen digits, {stroke}, writer's aspect" if writers_aspect else f"pen digits, {stroke}"
+    return DrawingSet(name, np.stack(inks), tuple(paints), tuple((int(pen.labels[row]),) for row in rows))
+
+
+def omniglot_set(drawings: Drawings, count: int = 1000, seed: int = 2031) -> DrawingSet:
+    """The first `count` of the given Omniglot drawings (the validation split holds 1,000), each
+    drawn on the canvas at a random size, position, brush and polarity: none is a digit."""
+    rng = np.random.default_rng(seed)
+    count = min(count, len(drawings))
+    inks, paints = [], []
+    for i in range(count):
+        inks.append(omniglot_strokes.draw(drawings.polylines(i), rng))
+        paints.append(pen_paths.random_polarity(rng))
+    return DrawingSet("Omniglot", np.stack(inks), tuple(paints), tuple(() for _ in range(count)))
+
+
 # ---------------------------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------------------------
@@ -284,6 +327,32 @@ def all_digits_right(predictions: Read, labels: Sequence[tuple[int, ...]]) -> fl
             ]
         )
     )
+
+
+def read_right(predictions: Read, labels: Sequence[tuple[int, ...]]) -> float:
+    """The share read as one digit with confidence (verdict "digit") and right: what a user sees as
+    read right."""
+    return float(
+        np.mean(
+            [
+                p is not None and p.verdict == "digit" and p.digit == label[0]
+                for p, label in zip(predictions, labels, strict=True)
+            ]
+        )
+    )
+
+
+def verdict_shares(predictions: Read) -> dict[str, float]:
+    """The share of each verdict, and of pictures refused as blank ("blank")."""
+    return {verdict: share(predictions, (verdict,)) for verdict in (*VERDICTS, "blank")}
+
+
+def by_digit(labels: Sequence[tuple[int, ...]]) -> dict[int, list[int]]:
+    """The positions of the pictures of each digit (one-digit labels), digit by digit."""
+    positions: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        positions.setdefault(label[0], []).append(i)
+    return dict(sorted(positions.items()))
 
 
 def mnist_figures(predictor: Predictor, test: Split) -> dict[str, float]:
