@@ -20,7 +20,6 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import sync_playwright
 
-from digit_knower import InvalidImageError, Predictor
 from digit_knower.store import Store
 from tests.support import servers
 from tests.support.browser import (
@@ -113,7 +112,8 @@ def test_an_uploaded_picture_is_read_and_a_broken_one_gets_a_clear_message(tmp_p
             page.page.locator(".st-key-predict_upload button").click()
             problem = page.page.get_by_test_id("stAlertContentError")
             problem.wait_for()
-            assert core_message_for(BROKEN) in problem.inner_text()
+            # The page's words for bytes that are no picture: no Python class name (issue 22).
+            assert "not a picture" in problem.inner_text() and "Error" not in problem.inner_text()
             page.page.screenshot(path=str(ARTIFACTS / "e2e-upload-broken.png"))
         finally:
             browser.close()
@@ -139,13 +139,6 @@ def test_a_finger_and_a_pen_draw_too(tmp_path: Path) -> None:
 
 
 BROKEN = b"not a picture at all"
-
-
-def core_message_for(upload: bytes) -> str:
-    """What the inference core says about these bytes: the page must show exactly that."""
-    with pytest.raises(InvalidImageError) as error:
-        Predictor.load().predict(upload)
-    return str(error.value)
 
 
 def seven_on_paper() -> bytes:

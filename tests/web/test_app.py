@@ -21,12 +21,18 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from digit_knower import InvalidImageError, Predictor
+from digit_knower.reader.verdict import describe, ranked
 from digit_knower.settings import get_settings
 from digit_knower.store import Store
 from digit_knower.web import canvas, views
 from tests.support.postgres_server import PostgresServer, free_port
 from tests.support.servers import digit_knower_command
 from tests.support.web import APP
+
+NOT_A_PICTURE = (
+    "This file is not a picture: the page reads PNG, JPEG or WebP pictures. "
+    "Save the drawing as one of those and upload it again."
+)
 
 
 def drawing(paint: Callable[[ImageDraw.ImageDraw], None] | None = None) -> bytes:
@@ -284,15 +290,80 @@ def test_an_uploaded_png_is_read_and_logged(page: AppTest, store: Store) -> None
     assert [r.digit for r in store.recent()] == [1]
 
 
-def test_a_broken_upload_gets_the_cores_clear_message_and_logs_nothing(page: AppTest, store: Store) -> None:
-    page.file_uploader(key="upload").set_value(("digit.png", b"this is not a picture", "image/png"))
+def upload_and_predict(page: AppTest, name: str, data: bytes, mime: str) -> AppTest:
+    page.file_uploader(key="upload").set_value((name, data, mime))
     page.run()
-    page.button(key="predict_upload").click().run()
+    return page.button(key="predict_upload").click().run()
+
+
+def test_a_text_file_renamed_png_is_called_no_picture_in_words_and_logs_nothing(
+    page: AppTest, store: Store
+) -> None:
+    upload_and_predict(page, "digit.png", b"this is not a picture", "image/png")
     assert not page.exception
-    with pytest.raises(InvalidImageError) as core:
-        Predictor.load().predict(b"this is not a picture")
-    assert [e.value for e in page.error] == [str(core.value)]
+    [problem] = [e.value for e in page.error]
+    assert problem == NOT_A_PICTURE
+    assert "PNG, JPEG or WebP" in problem
+    assert "Error" not in problem  # no Python class name such as UnidentifiedImageError
     assert store.recent() == []
+
+
+def test_a_picture_in_another_format_is_named_with_the_formats_read(page: AppTest, store: Store) -> None:
+    gif = io.BytesIO()
+    Image.open(io.BytesIO(drawing(one))).convert("L").save(gif, format="GIF")
+    upload_and_predict(page, "one.png", gif.getvalue(), "image/png")
+    [problem] = [e.value for e in page.error]
+    assert "GIF" in problem and "PNG, JPEG or WebP" in problem
+    assert store.recent() == []
+
+
+def test_the_uploader_names_its_size_limit_and_a_bigger_file_is_refused_in_words(
+    page: AppTest, store: Store
+) -> None:
+    from streamlit import config
+
+    config.set_option("server.maxUploadSize", 1)  # as `serve` sets it, in MB; 200 by default
+    try:
+        page.run()
+        assert page.file_uploader(key="upload").label.endswith("up to 1 MB")
+        too_big = drawing(one) + b"\0" * (2**20 + 1)  # a real PNG, with padding past the limit
+        upload_and_predict(page, "one.png", too_big, "image/png")
+        [problem] = [e.value for e in page.error]
+    finally:
+        config.set_option("server.maxUploadSize", 200)
+    size = f"{len(too_big) / 2**20:.1f}"
+    assert problem == f"The file is {size} MB: the page takes pictures up to 1 MB. Send a smaller one."
+    assert store.recent() == []
+
+
+def test_removing_the_uploaded_file_retires_its_answer(page: AppTest) -> None:
+    upload_and_predict(page, "one.png", drawing(one), "image/png")
+    assert (answer_state(page), label_picker_shown(page)) == ("current", True)
+    page.file_uploader(key="upload").set_value(None)
+    page.run()
+    assert (answer_state(page), label_picker_shown(page)) == ("retired", False)
+    assert asks_to_predict_again(page)
+
+
+def top_three(page: AppTest) -> list[tuple[int, str]]:
+    """The likeliest digits listed next to the answer, with their probabilities as shown."""
+    return [
+        (int(d), p)
+        for m in page.markdown
+        for d, p in re.findall(r'<li data-digit="\d"><b>(\d)</b> ([\d.]+%)</li>', m.value)
+    ]
+
+
+def test_the_answer_lists_the_three_likeliest_digits_with_their_probabilities(
+    page: AppTest, store: Store
+) -> None:
+    draw_and_predict(page, drawing(one))
+    [record] = store.recent()
+    expected = [(d, views.percent(p)) for d, p in ranked(record.probabilities, 3)]
+    assert top_three(page) == expected
+    assert expected[0][0] == 1
+    said = [w for m in page.markdown for w in re.findall(r'data-testid="dk-message">([^<]*)<', m.value)]
+    assert said == [describe(record.verdict, record.digits, record.probabilities)]
 
 
 @pytest.mark.postgres

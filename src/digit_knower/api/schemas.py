@@ -78,7 +78,7 @@ class PredictionCreated(BaseModel):
     verdict: Verdict = Field(description=VERDICT_DESCRIPTION)
     digits: list[int] = Field(description=DIGITS_DESCRIPTION)
 
-    @computed_field(description=MESSAGE_DESCRIPTION, examples=["Not sure: 4, or maybe 9?"])  # type: ignore[prop-decorator]
+    @computed_field(description=MESSAGE_DESCRIPTION, examples=["Probably a 4; it could be a 9."])  # type: ignore[prop-decorator]
     @property
     def message(self) -> str:
         return describe(self.verdict, self.digits, self.probabilities)

@@ -104,13 +104,43 @@ def article(digit: int) -> str:
     return "an" if digit == 8 else "a"
 
 
+# Words, not verdicts: the thresholds above decide what the reader says; these only decide how
+# plainly it is said. A calibrated 57% is wrong about four times in ten, so below SURE_FROM the
+# answer is "probably", never a flat "It's a 4.". At or above it, at most one in ten is wrong.
+SURE_FROM: Final = 0.9
+# The runner-up is named ("it could be a 9") when it is at least this share of the top digit's
+# probability: at a third, the person should not rule it out (57% against 43% is named; 80%
+# against 10% is not, where a mention would only add noise).
+CLOSE_RUNNER_UP: Final = 1 / 3
+
+
+def ranked(probabilities: Sequence[float], count: int = 10) -> list[tuple[int, float]]:
+    """The `count` likeliest digits with their probabilities, likeliest first (ties: lower digit)."""
+    order = sorted(range(len(probabilities)), key=lambda d: (-probabilities[d], d))
+    return [(d, float(probabilities[d])) for d in order[:count]]
+
+
+def named(digit: int) -> str:
+    """A digit with its article: "a 4", "an 8"."""
+    return f"{article(digit)} {digit}"
+
+
 def describe(verdict: Verdict | None, digits: Sequence[int] | None, probabilities: Sequence[float]) -> str:
-    """What the reader says, in words a person understands: the page shows it, the API returns it."""
+    """What the reader says, in words a person understands: the page shows it, the API returns it.
+
+    The verdict (from the reader's thresholds) picks the kind of answer; for a digit, the
+    calibrated probabilities pick how sure it sounds: "It's a 4.", "Probably a 4." or, with a
+    close runner-up, "Probably a 4; it could be a 9.".
+    """
     if verdict == "not_a_digit":
         return "That doesn't look like a digit."
     if verdict == "several_digits" and digits:
         return f"I see several digits: {' '.join(str(d) for d in digits)}."
-    ranked = np.argsort(probabilities)[::-1]
+    (top, top_p), (second, second_p) = ranked(probabilities, 2)
     if verdict == "unsure":
-        return f"Not sure: {ranked[0]}, or maybe {ranked[1]}?"
-    return f"It's {article(int(ranked[0]))} {ranked[0]}."
+        return f"Not sure: maybe {named(top)}, or {named(second)}?"
+    if second_p >= CLOSE_RUNNER_UP * top_p:
+        return f"Probably {named(top)}; it could be {named(second)}."
+    if top_p < SURE_FROM:
+        return f"Probably {named(top)}."
+    return f"It's {named(top)}."

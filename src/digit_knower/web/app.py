@@ -19,10 +19,12 @@ from datetime import datetime
 from typing import Any
 
 import streamlit as st
+from PIL import UnidentifiedImageError
 
 from digit_knower import EmptyImageError, InvalidImageError, Prediction, Predictor
+from digit_knower.reader.picture import ACCEPTED_NAMES, UnsupportedFormatError
 from digit_knower.reader.predictor import ModelNotFoundError
-from digit_knower.reader.verdict import article, describe
+from digit_knower.reader.verdict import article, describe, named, ranked
 from digit_knower.serving import predict_and_log as service
 from digit_knower.serving.startup import Services, build_services
 from digit_knower.settings import Settings, get_settings
@@ -36,6 +38,11 @@ from digit_knower.web import canvas, models_view, views
 
 DRAW_FIRST = "Draw a digit first: the canvas is still empty."
 READ_AGAIN = "Press Predict to read the new drawing."
+NOT_A_PICTURE = (
+    f"This file is not a picture: the page reads {ACCEPTED_NAMES} pictures. "
+    "Save the drawing as one of those and upload it again."
+)
+TOP = 3  # the likeliest digits shown next to a one-digit answer
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,31 @@ def predict_and_show(predictor: Predictor, store: Store, picture: bytes, held: s
         st.session_state["notice"] = str(error)
         return
     except InvalidImageError as error:
-        st.session_state["problem"] = str(error)
+        st.session_state["problem"] = problem_words(error)
         return
     st.session_state["result"] = ShownResult(prediction, record.id, record.latency_ms, read_from=held)
+
+
+def problem_words(error: InvalidImageError) -> str:
+    """Why a picture cannot be read, in words: the core's own for most, which name the format or
+    the size; for bytes that are no picture at all, the page's, which name no Python class."""
+    if not isinstance(error, UnsupportedFormatError) and isinstance(error.__cause__, UnidentifiedImageError):
+        return NOT_A_PICTURE
+    return str(error)
+
+
+def upload_limit_mb() -> int:
+    """The uploader's size limit in MB: Streamlit's server.maxUploadSize (`serve` sets it)."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
+def too_big_words(size: int, limit_mb: int) -> str | None:
+    """Why a file of `size` bytes is refused, in words with the limit; None when it fits."""
+    if size <= limit_mb * 2**20:
+        return None
+    return (
+        f"The file is {size / 2**20:.1f} MB: the page takes pictures up to {limit_mb} MB. Send a smaller one."
+    )
 
 
 def submit_label(store: Store, result: ShownResult, label: int) -> None:
@@ -114,8 +143,9 @@ def input_panel(predictor: Predictor, store: Store) -> str:
         drawing = canvas.draw_digit()
         predict_drawing = st.button("Predict", type="primary", key="predict", icon=":material/auto_awesome:")
     with upload_tab:
+        limit_mb = upload_limit_mb()
         uploaded = st.file_uploader(
-            "A PNG, JPEG or WebP of one digit",
+            f"A {ACCEPTED_NAMES} picture of one digit, up to {limit_mb} MB",
             type=["png", "jpg", "jpeg", "webp"],
             key="upload",
             help="Dark or light ink.",
@@ -130,7 +160,11 @@ def input_panel(predictor: Predictor, store: Store) -> str:
         else:
             predict_and_show(predictor, store, drawing, held)
     elif predict_upload and upload is not None:
-        predict_and_show(predictor, store, upload, held)
+        if too_big := too_big_words(len(upload), limit_mb):
+            st.session_state.pop("result", None)
+            st.session_state["problem"] = too_big
+        else:
+            predict_and_show(predictor, store, upload, held)
     return held
 
 
@@ -155,7 +189,7 @@ def result_panel(store: Store, held: str) -> None:
     with digit_col:
         st.markdown(_answer_html(result), unsafe_allow_html=True)
         if prediction.verdict == "not_a_digit":
-            guess = f"{article(prediction.digit)} {prediction.digit}"
+            guess = named(prediction.digit)
             st.caption(
                 f"If it is a digit after all, the best guess is {guess} "
                 f"({views.percent(prediction.confidence)}). Tell the model below."
@@ -197,11 +231,24 @@ def _answer_html(result: ShownResult, retired: bool = False) -> str:
         f'<div class="dk-answer dk-{state}" data-testid="dk-answer" data-state="{state}">'
         f'<div class="dk-digit dk-{prediction.verdict}" data-testid="dk-digit" '
         f'data-record="{result.record_id}" data-verdict="{prediction.verdict}">{shown}</div>'
-        f'<div class="dk-message" data-testid="dk-message">{words}</div></div>'
+        f'<div class="dk-message" data-testid="dk-message">{words}</div>'
+        f"{_top_html(prediction)}</div>"
     )
     if retired:
         answer += f'<div class="dk-read-again" data-testid="dk-read-again">{READ_AGAIN}</div>'
     return answer
+
+
+def _top_html(prediction: Prediction) -> str:
+    """The TOP likeliest digits with their calibrated probabilities, for a one-digit answer (sure
+    or not): how close the runner-up came is part of the answer."""
+    if prediction.verdict not in ("digit", "unsure"):
+        return ""
+    items = "".join(
+        f'<li data-digit="{digit}"><b>{digit}</b> {views.percent(p)}</li>'
+        for digit, p in ranked(prediction.probabilities, TOP)
+    )
+    return f'<ol class="dk-top" data-testid="dk-top" aria-label="The {TOP} likeliest digits">{items}</ol>'
 
 
 def label_form(store: Store, result: ShownResult) -> None:
@@ -352,6 +399,9 @@ _STYLE = """
 .dk-digit.dk-several_digits { font-size: 5.5rem; }
 .dk-message { font-size: 1.25rem; margin-bottom: 0.8rem; }
 .dk-answer.dk-retired { opacity: 0.45; filter: grayscale(1); }
+.dk-top { list-style: none; padding: 0; margin: 0 0 0.8rem; display: flex; flex-wrap: wrap;
+          gap: 0.4rem 1.2rem; font-size: 1.05rem; font-variant-numeric: tabular-nums; }
+.dk-top li { margin: 0; }
 .dk-read-again { font-size: 1.1rem; font-weight: 600; }
 </style>
 """
