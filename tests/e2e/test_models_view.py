@@ -1,6 +1,7 @@
 """End to end: the page's Models view in real Chromium, after a real run of the learning loop on the
-real PostgreSQL (the `learning_loop` fixture): both versions with their figures, which one serves,
-the plot of the latest retrain, and a rollback and a promotion followed by the running page.
+real PostgreSQL (the `learning_loop` fixture): both versions with their figures in plain words, which
+one answers, the latest retrain as a table and a plot (the parent's figures in both), and a rollback
+and a promotion followed by the running page.
 """
 
 from __future__ import annotations
@@ -23,30 +24,35 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 DEADLINE_S = 120  # for giving up, never a performance assertion
 
 
-def models_table(page: Page) -> dict[str, list[str]]:
-    """The Models table's rows (by version). The grid draws on a canvas; these are the raw values it
-    puts in its hidden table for assistive technology (accuracies in percent)."""
-    grid = page.get_by_test_id("stDataFrame").last
+def table(page: Page, key: str, column: int) -> dict[str, list[str]]:
+    """A table's rows, by the cell in `column`. The grid draws on a canvas; these are the values it
+    puts in its hidden table for assistive technology."""
+    grid = page.locator(f".st-key-{key}").get_by_test_id("stDataFrame")
     grid.locator("tbody tr").first.wait_for(state="attached", timeout=RESULT_TIMEOUT_MS)
     rows = {}
     for row in grid.locator("tbody tr").all():
         cells = [(cell.text_content() or "").strip() for cell in row.locator("td").all()]
-        rows[cells[1]] = cells
+        rows[cells[column]] = cells
     return rows
 
 
-def percent(cell: str, share: float) -> bool:
-    return float(cell) == pytest.approx(100 * share, abs=1e-9)
+def models_table(page: Page) -> dict[str, list[str]]:
+    """The versions table, by version: now (answering), version, test set, your labels."""
+    return table(page, "model-versions", 1)
 
 
-def serving_line(page: Page) -> Locator:
-    return page.locator("p", has_text="This page serves")
+def percent(share: float) -> str:
+    return f"{share:.2%}"
+
+
+def answering_line(page: Page) -> Locator:
+    return page.locator("p", has_text="Answering now")
 
 
 def wait_until_served(page: DigitPage, url: str, version: str) -> None:
-    """Reload until the page says it serves `version` (its model check runs every second here)."""
+    """Reload until the page says `version` answers (its model check runs every second here)."""
     deadline = time.monotonic() + DEADLINE_S
-    while f"serves {version}" not in serving_line(page.page).inner_text():
+    while f"Answering now: {version}" not in answering_line(page.page).inner_text():
         assert time.monotonic() < deadline, f"the page never served {version}"
         time.sleep(0.5)
         page.page.goto(url)
@@ -78,38 +84,47 @@ def test_the_models_view_shows_every_version_which_serves_and_the_latest_retrain
 
             rows = models_table(page.page)
             assert rows.keys() == {run.candidate, SHIPPED_VERSION}
-            serves, _, _, parent, mnist, holdout, mouse, live, labelled, on_disk = rows[run.candidate]
-            assert (serves, parent, live, labelled, on_disk) == ("●", SHIPPED_VERSION, "", "0", "yes")
-            figures = candidate["evaluation"]["candidate"]
-            assert percent(mnist, candidate["test_accuracy"])
-            assert percent(holdout, figures["feedback_holdout"]["accuracy"])
-            assert percent(mouse, figures["robustness"]["accuracy"])
+            answering, _, mnist, live = rows[run.candidate]
+            assert (answering, mnist, live) == ("✓", percent(candidate["test_accuracy"]), "no labels yet")
             shipped = rows[SHIPPED_VERSION]
             # Live accuracy of the shipped model: the labelled drawings of the simulated user that it
             # read as one digit (the live statistics leave out those it turned away).
-            assert shipped[0] == "" and shipped[8] == str(run.logged.read_as_one_digit.sum())
-            assert percent(shipped[7], run.logged.live_accuracy)
+            labelled = run.logged.read_as_one_digit.sum()
+            assert shipped[0] == ""
+            assert shipped[3] == f"{percent(run.logged.live_accuracy)} of {labelled:,}"
+
+            # The latest retrain: the parent's figures are in the table as in the chart, never "None".
+            evaluation = candidate["evaluation"]
+            retrain = table(page.page, "retrain-figures", 0)
+            for name, words in (
+                ("mnist_test", "MNIST test set"),
+                ("feedback_holdout", "your labels kept aside"),
+                ("robustness", "mouse-drawn digits"),
+            ):
+                _, before, after, _ = retrain[words]
+                assert before == percent(evaluation["parent"][name]["accuracy"])
+                assert after == percent(evaluation["candidate"][name]["accuracy"])
 
             chart = page.page.get_by_test_id("stVegaLiteChart").last.inner_html()  # an SVG: its text is there
-            for word in (
-                "parent",
-                "candidate",
-                "MNIST test set",
-                "feedback holdout",
-                "mouse-style robustness set",
-            ):
+            for word in ("before", "after", "MNIST test set", "your labels kept aside", "mouse-drawn digits"):
                 assert word in chart
-            assert f"{100 * candidate['test_accuracy']:.2f}%" in chart
-            latest = page.page.locator("p", has_text="Latest retrain").inner_text()
-            assert f"{SHIPPED_VERSION} → {run.candidate}" in latest and latest.endswith("The gate passed.")
+            assert f"{candidate['test_accuracy']:.1%}" in chart
+            latest = page.page.locator("p", has_text="Latest retrain").inner_text().strip()
+            assert f"{SHIPPED_VERSION} → {run.candidate}" in latest
+            assert latest.endswith("It passed the checks, so it may answer.")
+            # Plain words: the jargon is only in the tooltips.
+            cells = [cell for rows_ in (rows, retrain) for row in rows_.values() for cell in row]
+            shown = " ".join([answering_line(page.page).inner_text(), latest, *cells])
+            for jargon in ("serves", "feedback holdout", "mouse-style", "gate", "None"):
+                assert jargon not in shown
             page.page.screenshot(path=str(ARTIFACTS / "e2e-models.png"), full_page=True)
 
             models("rollback", "--reason", "e2e", env=env)
             wait_until_served(page, server.url, SHIPPED_VERSION)
-            assert models_table(page.page)[SHIPPED_VERSION][0] == "●"
+            assert models_table(page.page)[SHIPPED_VERSION][0] == "✓"
 
             models("promote", run.candidate, "--reason", "e2e, back", env=env)
             wait_until_served(page, server.url, run.candidate)
-            assert models_table(page.page)[run.candidate][0] == "●"
+            assert models_table(page.page)[run.candidate][0] == "✓"
         finally:
             browser.close()

@@ -121,25 +121,58 @@ def history_frame(records: Sequence[Any], timezone: str | None = None) -> pd.Dat
     return pd.DataFrame(rows, columns=columns)
 
 
-def per_digit_chart(per_digit: Sequence[Any]) -> alt.Chart:
-    """Live accuracy for each true digit; digits with no labelled drawings show no bar."""
-    frame = pd.DataFrame(
-        [{"digit": d.digit, "accuracy": d.accuracy, "labelled": d.labelled} for d in per_digit],
-        columns=["digit", "accuracy", "labelled"],
+# Height of the bar drawn for a digit whose labelled drawings were all read wrong: 0% must show as a
+# bar, or it looks the same as a digit nobody labelled.
+ZERO_STUB = 0.015
+NO_LABELS = "no labels"
+
+
+def per_digit_frame(per_digit: Sequence[Any]) -> pd.DataFrame:
+    """One row per true digit: labelled (n), right (k), accuracy, the bar's height and its label
+    ('k/n', or 'no labels'). The bar is None only where nothing was labelled; 0% gets a stub."""
+    rows = [
+        {
+            "digit": d.digit,
+            "labelled": d.labelled,
+            "right": d.correct,
+            "accuracy": d.accuracy if d.labelled else None,
+            "bar": max(d.accuracy or 0.0, ZERO_STUB) if d.labelled else None,
+            "label": f"{d.correct}/{d.labelled}" if d.labelled else NO_LABELS,
+        }
+        for d in per_digit
+    ]
+    return pd.DataFrame(rows, columns=["digit", "labelled", "right", "accuracy", "bar", "label"])
+
+
+def per_digit_chart(per_digit: Sequence[Any]) -> alt.LayerChart:
+    """Live accuracy for each true digit, bars from 0%, each labelled 'right/labelled'; 0% shows as a
+    low stub, and a digit with no labelled drawings says 'no labels' instead of a bar."""
+    frame = per_digit_frame(per_digit)
+    base = alt.Chart(frame, height=300).encode(
+        x=alt.X(
+            "digit:O",
+            title="true digit (right/labelled above each bar)",
+            scale=alt.Scale(domain=DIGITS),
+            axis=alt.Axis(labelAngle=0),
+        ),
+        tooltip=[
+            "digit:O",
+            alt.Tooltip("labelled:Q", title="labelled"),
+            alt.Tooltip("right:Q", title="right"),
+            alt.Tooltip("accuracy:Q", format=".1%"),
+        ],
     )
-    return (
-        alt.Chart(frame, height=300)
-        .mark_bar(color=_ACCENT, cornerRadiusTopLeft=3, cornerRadiusTopRight=3)
-        .encode(
-            x=alt.X(
-                "digit:O", title="true digit", scale=alt.Scale(domain=DIGITS), axis=alt.Axis(labelAngle=0)
-            ),
-            y=alt.Y(
-                "accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")
-            ),
-            tooltip=["digit:O", alt.Tooltip("accuracy:Q", format=".1%"), "labelled:Q"],
-        )
+    y = alt.Y("bar:Q", title="accuracy", scale=alt.Scale(domain=[0, 1], zero=True), axis=alt.Axis(format="%"))
+    labelled = base.transform_filter(alt.datum.labelled > 0)
+    bars = labelled.mark_bar(color=_ACCENT, cornerRadiusTopLeft=3, cornerRadiusTopRight=3).encode(y=y)
+    counts = labelled.mark_text(dy=-7, fontSize=12, color="#ffffff").encode(y=y, text="label:N")
+    # Written upward from the axis, muted: "nothing to measure", not a result.
+    empty = (
+        base.transform_filter(alt.datum.labelled == 0)
+        .mark_text(angle=270, align="left", dx=4, fontSize=12, color=_MUTED)
+        .encode(y=alt.datum(0), text="label:N")
     )
+    return bars + counts + empty
 
 
 def confusion_chart(confusion: Sequence[Sequence[int]]) -> alt.Chart:
