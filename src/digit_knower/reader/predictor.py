@@ -192,14 +192,12 @@ class Predictor:
     def read_inputs(self, model_inputs: NDArray[np.uint8]) -> list[Reading]:
         """Read (N, 28, 28) uint8 model inputs as they are, with no preprocessing (a logged
         `model_input`, say): each one's digit, probabilities and verdict, as `predict` reads them."""
-        # In chunks, so the model's working memory stays bounded however many pictures come.
-        run = self._network.run
-        readings: list[Reading] = []
-        for start in range(0, len(model_inputs), BATCH_CHUNK):
-            chunk = model_inputs[start : start + BATCH_CHUNK]
-            logits = second_look.with_second_look(run(chunk), chunk, run)
-            readings.extend(verdict.read(logits, self._thresholds))
-        return readings
+        # Network.logits runs the model in chunks, so its working memory stays bounded however many
+        # pictures (or second-look views of them) come.
+        logits = self._network.logits
+        return verdict.read(
+            second_look.with_second_look(logits(model_inputs), model_inputs, logits), self._thresholds
+        )
 
     def _prediction(self, inputs: _Inputs, readings: list[Reading]) -> Prediction:
         pictures, whole, parts = inputs.pictures, readings[0], readings[1:]
