@@ -3,9 +3,13 @@
 #   docker build --target api   -t digit-knower-api .     # REST API and `db upgrade` (no Streamlit)
 #   docker build --target web   -t digit-knower-web .     # the web page (the default target)
 #   docker build --target train -t digit-knower-train .   # training and retraining (torch, CPU)
-#   docker run -p 8000:8000 digit-knower-api                       # REST API, embedded SQLite
+#   docker run -p 127.0.0.1:8000:8000 -e DIGIT_KNOWER_API_KEY=$(openssl rand -hex 32) digit-knower-api
+#                                                                  # REST API, embedded SQLite
 #   docker run -e DATABASE_URL=... digit-knower-api db upgrade     # migrations
-#   docker run -p 8501:8501 digit-knower-web                       # web page
+#   docker run -p 127.0.0.1:8501:8501 digit-knower-web             # web page
+# api and serve listen on 127.0.0.1 unless told otherwise: the CMDs below say 0.0.0.0, the
+# container's own network, and the API then refuses to start without DIGIT_KNOWER_API_KEY
+# (docs/security.md).
 # api and web serve with ONNX Runtime and never carry torch; tests/deploy/test_images.py replays
 # the builder stages outside Docker and checks what each environment holds, and its size;
 # tests/containers builds and runs the images for real (Docker, or podman), compose included.

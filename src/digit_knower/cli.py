@@ -26,6 +26,7 @@ COMMANDS = {
     "retrain": "digit_knower.lifecycle.retrain_command",
     "models": "digit_knower.lifecycle.models_command",
     "db": "digit_knower.store.db_command",
+    "keys": "digit_knower.store.keys_command",
     "data": "digit_knower.data.data_command",
 }
 

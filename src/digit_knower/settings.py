@@ -80,6 +80,27 @@ class Settings(BaseSettings):
         default=None,
         description="When set, the API requires it in the X-API-Key header (its docs too).",
     )
+    labels_per_minute: float = Field(
+        default=60.0,
+        ge=0,
+        description="Labels one API key, or one page visitor, may give a minute (in bursts of as "
+        "many); more get 429 (the page says to wait). 0: no limit.",
+    )
+    retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Drop the pictures of predictions older than this many days (their digit, "
+        "verdict and label stay, for the statistics): by every `digit-knower retrain` (the nightly "
+        "job), and by `digit-knower db prune`. Unset: keep every picture.",
+    )
+    outbox_max_mb: float | None = Field(
+        default=None,
+        gt=0,
+        description="The most megabytes the local outbox may hold (about 1,500 predictions a MB). "
+        "At the cap, new predictions get 503 'local storage full' while the database is away; "
+        "nothing queued is dropped. Set it below the outbox volume's size (the chart does). Unset: "
+        "the disk's free space.",
+    )
     api_docs: bool = Field(
         default=True,
         description="Serve the API's docs (/docs) and its OpenAPI document (/openapi.json).",

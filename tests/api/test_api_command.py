@@ -172,6 +172,37 @@ def test_a_30_mb_header_gets_431_without_being_read(api: Api):
     assert "32 kB" in problem["detail"]
 
 
+def test_40_kb_of_headers_in_one_write_get_431(api: Api):
+    """The limit counted only while the head was still incomplete after a read: a 100 kB head that
+    arrived in one write was parsed whole and answered 200 (issue 21)."""
+    headers = b"".join(b"X-Filler-%d: %s\r\n" % (n, b"a" * 1000) for n in range(40))
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n"
+    assert len(head) > 40_000  # sent in one write
+    status, problem = status_and_problem(api.raw([head]))
+    assert status == 431
+    assert "32 kB" in problem["detail"]
+
+
+def test_a_big_head_pipelined_behind_a_small_request_in_the_same_write_gets_431(api: Api):
+    small = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Huge: " + b"a" * 40_000 + b"\r\n\r\n"
+    answer = api.raw([small + big])
+    # The 431 closes the connection, with whatever was still being answered on it.
+    assert b"HTTP/1.1 431 " in answer, answer[:600]
+    assert answer.count(b"HTTP/1.1 200 ") <= 1, "the big head was served"
+
+
+def test_31_kb_of_headers_in_one_write_with_a_body_are_served(api: Api):
+    """Under the limit, a head in one write with its body behind it is not mistaken for a big head."""
+    filler = b"X-Filler: " + b"a" * 31_000 + b"\r\n"
+    # Read in full by the app, then refused as not a drawing: its answer, not the protocol's 431.
+    body = b'{"pixels": "' + b"a" * 100_000 + b'"}'
+    head = b"POST /v1/predictions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + filler
+    head += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    status, problem = status_and_problem(api.raw([head + body]))
+    assert status == 422, problem
+
+
 def test_bytes_that_are_not_http_get_a_400_problem_document(api: Api):
     status, _ = status_and_problem(api.raw([b"\x16\x03\x01 not http at all\r\n\r\n"]))
     assert status == 400

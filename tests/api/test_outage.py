@@ -30,6 +30,8 @@ READINESS_FIELDS = {
     "model_loaded",
     "model_version",
     "outbox_writable",
+    "local_storage_full",
+    "detail",
     "database_reachable",
     "outbox_backlog",
     "outbox_foreign",
@@ -91,6 +93,7 @@ def test_readyz_is_503_only_when_the_outbox_cannot_be_written(
     assert ready.status_code == 503
     body = ready.json()
     assert (body["ready"], body["outbox_writable"], body["database_reachable"]) == (False, False, True)
+    assert (body["local_storage_full"], body["detail"]) == (False, "the local outbox cannot be written")
 
 
 @pytest.mark.postgres

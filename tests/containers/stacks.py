@@ -106,11 +106,23 @@ def wait_for(check: Callable[[], bool], what: str, logs: Callable[[], str]) -> N
 
 
 def compose_config(*files: Path) -> dict:
-    """`docker compose config` of `files` with .env.example's values, as JSON (no engine needed)."""
-    project = Stack("config", files, {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")})
+    """`docker compose config` of `files` with .env.example's values and the secrets it leaves for
+    the user to set, as JSON (no engine needed)."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **secret_settings()}
+    project = Stack("config", files, env)
     result = project("config", "--format", "json", check=False)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+# The API key of every stack and container the tests start: compose refuses to start without one.
+API_KEY = secrets.token_hex(16)
+AUTHORISED = {"X-API-Key": API_KEY}
+
+
+def secret_settings() -> dict[str, str]:
+    """What .env.example leaves empty for the user to set: a fresh password, and the API key."""
+    return {"POSTGRES_PASSWORD": secrets.token_hex(16), "DIGIT_KNOWER_API_KEY": API_KEY}
 
 
 @contextmanager
@@ -118,7 +130,7 @@ def stack(
     engine: Engine, images: AppImages, what: str, *extra_files: Path, **settings: str
 ) -> Iterator[Stack]:
     """A compose project of docker-compose.yml (plus `extra_files`) on the tests' images, with
-    .env.example's values, a fresh POSTGRES_PASSWORD and `settings` (e.g. WEB_PORT) on top.
+    .env.example's values, a fresh POSTGRES_PASSWORD, the API_KEY and `settings` (e.g. WEB_PORT) on top.
     Everything it made is removed on the way out, volumes too; the images stay."""
     env = {
         "PATH": os.environ["PATH"],
@@ -126,7 +138,7 @@ def stack(
         # Compose's classic builder and API client, whatever engine answers.
         "DOCKER_BUILDKIT": "0",
         "COMPOSE_BAKE": "false",
-        "POSTGRES_PASSWORD": secrets.token_hex(16),
+        **secret_settings(),
         "DIGIT_KNOWER_TAG": images.tag,
         **settings,
     }

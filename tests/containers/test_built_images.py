@@ -13,7 +13,7 @@ import pytest
 
 from tests.containers.engine import Engine
 from tests.containers.images import SERVING_TARGETS, AppImages, size_bytes
-from tests.containers.stacks import session_name, wait_for
+from tests.containers.stacks import API_KEY, AUTHORISED, session_name, wait_for
 from tests.containers.summary import note
 from tests.support import servers
 from tests.support.api import drawn_one
@@ -48,11 +48,12 @@ class Container:
 
 @contextmanager
 def docker_run(engine: Engine, image: str, target: str) -> Iterator[Container]:
-    """`docker run -d -p 127.0.0.1:PORT:IMAGE_PORT IMAGE`: the image's own command; removed after."""
+    """`docker run -d -p 127.0.0.1:PORT:IMAGE_PORT -e DIGIT_KNOWER_API_KEY=... IMAGE`: the image's own
+    command; removed after."""
     name, port = session_name(target), free_port()
-    engine.run(
-        "run", "--detach", "--name", name, "--publish", f"127.0.0.1:{port}:{PORT_IN_IMAGE[target]}", image
-    )
+    publish = f"127.0.0.1:{port}:{PORT_IN_IMAGE[target]}"
+    key = f"DIGIT_KNOWER_API_KEY={API_KEY}"  # the images listen on every address: a key is required
+    engine.run("run", "--detach", "--name", name, "--publish", publish, "--env", key, image)
     try:
         yield Container(name, f"http://127.0.0.1:{port}")
     finally:
@@ -94,7 +95,7 @@ def test_the_serving_targets_build_and_the_api_image_adds_at_most_300_mb(
 
 def test_docker_run_of_the_api_image_reads_a_drawn_digit(api_container: Container) -> None:
     files = {"file": ("one.png", drawn_one(), "image/png")}
-    response = httpx.post(f"{api_container.url}/v1/predictions", files=files, timeout=30)
+    response = httpx.post(f"{api_container.url}/v1/predictions", files=files, headers=AUTHORISED, timeout=30)
     assert response.status_code == 201, response.text
     assert response.json()["digit"] == 1
 

@@ -15,7 +15,7 @@ import yaml
 
 from tests.containers.engine import Engine
 from tests.containers.images import AppImages, Base, qualified
-from tests.containers.stacks import Stack, compose_config, stack
+from tests.containers.stacks import AUTHORISED, Stack, compose_config, stack
 from tests.containers.summary import note
 from tests.support import servers
 from tests.support.api import drawn_one
@@ -55,7 +55,10 @@ def serving(project: Stack) -> tuple[str, str]:
 
 def predict(api: str) -> dict:
     response = httpx.post(
-        f"{api}/v1/predictions", files={"file": ("one.png", drawn_one(), "image/png")}, timeout=30
+        f"{api}/v1/predictions",
+        files={"file": ("one.png", drawn_one(), "image/png")},
+        headers=AUTHORISED,
+        timeout=30,
     )
     assert response.status_code == 201, response.text
     return response.json()

@@ -254,6 +254,34 @@ def test_probes_need_no_api_key_and_readiness_is_readyz() -> None:
     assert {web[p]["httpGet"]["path"] for p in paths} == {"/_stcore/health"}
 
 
+def test_api_and_page_listen_on_the_pod_network_with_the_key_from_a_secret_by_default() -> None:
+    """`api` and `serve` listen on 127.0.0.1 unless told otherwise; in a pod that reaches nothing.
+    Beyond it the API refuses to start with no key, so the chart always hands one over."""
+    docs = objects("defaults")
+    for component in ("api", "web"):
+        (container,) = containers(named(docs, "Deployment", component))
+        args = container["args"]
+        assert args[args.index("--host") + 1] == "0.0.0.0", component
+        assert "--insecure-no-key" not in args
+        key = env_of(container)["DIGIT_KNOWER_API_KEY"]["valueFrom"]["secretKeyRef"]
+        assert key == {"name": "digit-knower-api-key", "key": "api-key"}, component
+
+
+def test_with_no_key_secret_the_install_fails_unless_insecure_no_key_says_so() -> None:
+    with (
+        helm.Chart.load(CHART) as chart,
+        pytest.raises(helm.HelmRenderError, match=re.escape("apiKey.insecureNoKey=true")),
+    ):
+        chart.render(
+            values={"apiKey": {"existingSecret": ""}}, name=RELEASE, namespace=NAMESPACE, is_install=True
+        )
+    demo = objects("defaults", {"apiKey": {"existingSecret": "", "insecureNoKey": True}})
+    (api,) = containers(named(demo, "Deployment", "api"))
+    assert parses_in_cli(api["args"]) == "api"
+    assert api["args"][-1] == "--insecure-no-key"
+    assert "DIGIT_KNOWER_API_KEY" not in env_of(api)
+
+
 @pytest.mark.parametrize("component", ["api", "web"])
 def test_the_outbox_is_per_pod_local_storage_and_is_flushed_before_the_pod_stops(component: str) -> None:
     deployment = named(objects("retrain-values"), "Deployment", component)
@@ -423,6 +451,9 @@ def test_the_service_monitor_scrapes_the_metrics_port_of_the_api_and_the_page() 
             p for p in service["spec"]["ports"] if p["name"] == "metrics"
         ).items()
     assert of_kind(objects("defaults"), "ServiceMonitor") == [], "off by default"
+    # The API's port asks for the key at /metrics; the metrics port of its own, which the monitor
+    # scrapes, does not: it is for Prometheus only (the network policy), so no secret is needed.
+    assert all("basicAuth" not in e and "authorization" not in e for e in monitor["spec"]["endpoints"])
 
 
 def test_the_retraining_job_is_off_by_default_and_shares_one_registry_with_every_pod() -> None:
@@ -456,3 +487,24 @@ def test_the_retraining_job_is_off_by_default_and_shares_one_registry_with_every
 def test_the_values_schema_refuses_what_would_deploy_wrongly(values: dict, complaint: str) -> None:
     with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmValuesError, match=re.escape(complaint)):
         chart.render(values=values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+
+
+@pytest.mark.parametrize("component", ["api", "web"])
+def test_the_outbox_stops_below_its_volume_and_scale_down_waits_for_it(component: str) -> None:
+    """At its cap the outbox answers 503 "local storage full" instead of overflowing the emptyDir
+    (which gets the pod evicted and its outbox deleted); preStop delivers the backlog within the
+    grace period."""
+    longer = {component: {"terminationGracePeriodSeconds": 90}}  # helm merges it into the defaults
+    deployment = named(objects("defaults", longer), "Deployment", component)
+    (container,) = containers(deployment)
+    cap_mb = int(env_of(container)["DIGIT_KNOWER_OUTBOX_MAX_MB"]["value"])
+    (state,) = [v for v in pod_spec(deployment)["volumes"] if v["name"] == "state"]
+    assert state["emptyDir"]["sizeLimit"] == "1Gi" and cap_mb < 1024
+    assert pod_spec(deployment)["terminationGracePeriodSeconds"] == 90
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == [
+        "digit-knower",
+        "db",
+        "flush",
+        "--wait",
+        "70",
+    ]

@@ -33,15 +33,18 @@ from tests.support.deploy import (
     ENV_EXAMPLE,
     PROXY_FILE,
     REPO_ROOT,
+    SECRETS,
     compose,
     docker_config_with_compose,
     du_bytes,
     env_of,
     exec_form,
+    filled_env_file,
     parse_dockerfile,
     parses_in_cli,
     replay_stage,
     stage_chain,
+    with_settings,
 )
 from tests.support.postgres_server import free_port
 
@@ -60,9 +63,14 @@ def docker_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(docker_config: Path) -> dict:
-    """docker-compose.yml as Compose resolves it with the values of .env.example."""
-    result = compose(docker_config, "config", "--format", "json")
+def filled_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return filled_env_file(tmp_path_factory.mktemp("env"))
+
+
+@pytest.fixture(scope="module")
+def stack(docker_config: Path, filled_env: Path) -> dict:
+    """docker-compose.yml as Compose resolves it with the values of .env.example, secrets filled in."""
+    result = compose(docker_config, "config", "--format", "json", env_file=filled_env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -77,6 +85,10 @@ def example_env() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
+def filled_example_env() -> dict[str, str]:
+    return {**example_env(), **SECRETS}
+
+
 def instruction(stage: list, keyword: str) -> str:
     """The arguments of the stage's one `keyword` instruction (e.g. CMD)."""
     found = [i.args for i in stage if i.keyword == keyword]
@@ -87,18 +99,34 @@ def instruction(stage: list, keyword: str) -> str:
 # ---- docker compose: valid, and shaped as the deployment needs ----
 
 
-def test_compose_files_pass_docker_compose_config(docker_config: Path) -> None:
+def test_compose_files_pass_docker_compose_config(docker_config: Path, filled_env: Path) -> None:
     for files in [(COMPOSE_FILE,), (COMPOSE_FILE, PROXY_FILE)]:
-        result = compose(docker_config, "config", "-q", files=files)
+        result = compose(docker_config, "config", "-q", files=files, env_file=filled_env)
         assert result.returncode == 0, f"{[f.name for f in files]}: {result.stderr}"
 
 
 def test_compose_refuses_to_start_without_a_database_password(docker_config: Path, tmp_path: Path) -> None:
-    no_secrets = tmp_path / "empty.env"
-    no_secrets.write_text("")
-    result = compose(docker_config, "config", "-q", env_file=no_secrets)
+    # Only the key: with both missing, Compose names whichever it meets first (it varies).
+    no_password = tmp_path / "no-password.env"
+    no_password.write_text(f"DIGIT_KNOWER_API_KEY={SECRETS['DIGIT_KNOWER_API_KEY']}\n")
+    result = compose(docker_config, "config", "-q", env_file=no_password)
     assert result.returncode != 0
     assert "set POSTGRES_PASSWORD in .env" in result.stderr
+
+
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_compose_refuses_to_start_with_a_secret_left_as_env_example_has_it(
+    docker_config: Path, tmp_path: Path, secret: str
+) -> None:
+    """`cp .env.example .env` and nothing more: no placeholder that works (issue 21)."""
+    env_file = tmp_path / ".env"
+    others = {name: value for name, value in SECRETS.items() if name != secret}
+    env_file.write_text(with_settings(ENV_EXAMPLE.read_text(), others))
+    assert example_env()[secret] == ""
+    for files in [(COMPOSE_FILE,), (COMPOSE_FILE, PROXY_FILE)]:
+        result = compose(docker_config, "config", "-q", files=files, env_file=env_file)
+        assert result.returncode != 0
+        assert f"set {secret} in .env: openssl rand -hex" in result.stderr
 
 
 def test_every_compose_variable_and_setting_is_documented_in_env_example() -> None:
@@ -110,10 +138,9 @@ def test_every_compose_variable_and_setting_is_documented_in_env_example() -> No
     assert used | settings <= documented, f"undocumented in .env.example: {(used | settings) - documented}"
 
 
-def test_env_example_holds_no_real_secret() -> None:
+def test_env_example_holds_no_secret_and_no_placeholder_that_would_work() -> None:
     env = example_env()
-    assert env["POSTGRES_PASSWORD"].startswith("change-me")
-    assert env["DIGIT_KNOWER_API_KEY"] == ""
+    assert env["POSTGRES_PASSWORD"] == env["DIGIT_KNOWER_API_KEY"] == ""
     assert ".env" in (REPO_ROOT / ".gitignore").read_text().splitlines()
 
 
@@ -123,11 +150,11 @@ def test_db_is_pinned_private_healthchecked_and_persistent(stack: dict) -> None:
     assert "ports" not in db, "the database port must not be published"
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     assert [(v["type"], v["target"]) for v in db["volumes"]] == [("volume", "/var/lib/postgresql/data")]
-    assert db["environment"]["POSTGRES_PASSWORD"] == example_env()["POSTGRES_PASSWORD"]
+    assert db["environment"]["POSTGRES_PASSWORD"] == SECRETS["POSTGRES_PASSWORD"]
 
 
 def test_each_app_service_runs_the_image_built_for_its_job_with_the_database_from_env(stack: dict) -> None:
-    env = example_env()
+    env = filled_example_env()
     expected_url = (
         f"postgresql+psycopg://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@db:5432/{env['POSTGRES_DB']}"
     )
@@ -139,6 +166,7 @@ def test_each_app_service_runs_the_image_built_for_its_job_with_the_database_fro
         assert build["target"] == target
         assert service["image"] == f"{env['DIGIT_KNOWER_IMAGE']}-{target}:{env['DIGIT_KNOWER_TAG']}"
         assert service["environment"]["DATABASE_URL"] == expected_url
+        assert service["environment"]["DIGIT_KNOWER_API_KEY"] == SECRETS["DIGIT_KNOWER_API_KEY"]
 
 
 def test_web_and_api_wait_for_a_healthy_db_and_finished_migrations(stack: dict) -> None:
@@ -172,8 +200,24 @@ def test_compose_commands_and_image_commands_exist_in_the_cli(stack: dict, docke
     assert stack["services"]["migrate"]["command"] == ["db", "upgrade"]
 
 
-def test_behind_the_proxy_only_the_proxy_publishes_ports_so_api_scales(docker_config: Path) -> None:
-    result = compose(docker_config, "config", "--format", "json", files=(COMPOSE_FILE, PROXY_FILE))
+def test_images_and_compose_pass_every_network_explicitly_as_the_default_is_this_machine(
+    stack: dict, dockerfile: dict
+) -> None:
+    """`api` and `serve` listen on 127.0.0.1 unless told otherwise; in a container that would
+    reach nothing, so each image and each service says 0.0.0.0 (what is published stays 127.0.0.1)."""
+    commands = {f"image {t}": exec_form(instruction(dockerfile[t], "CMD")) for t in ("api", "web")}
+    commands |= {f"service {name}": stack["services"][name]["command"] for name in ("api", "web")}
+    for where, argv in commands.items():
+        assert argv[argv.index("--host") + 1] == "0.0.0.0", where
+    for name in ("api", "web"):
+        assert all(p["host_ip"] == "127.0.0.1" for p in stack["services"][name]["ports"]), name
+
+
+def test_behind_the_proxy_only_the_proxy_publishes_ports_so_api_scales(
+    docker_config: Path, filled_env: Path
+) -> None:
+    files = (COMPOSE_FILE, PROXY_FILE)
+    result = compose(docker_config, "config", "--format", "json", files=files, env_file=filled_env)
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
     published = {name for name, service in services.items() if service.get("ports")}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from digit_knower import cli
-from tests.support.deploy import compose, docker_config_with_compose
+from tests.support.deploy import compose, docker_config_with_compose, filled_env_file
 
 REGISTRY = "/var/lib/digit-knower-models"
 
@@ -20,7 +20,8 @@ REGISTRY = "/var/lib/digit-knower-models"
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> dict:
     docker_config = docker_config_with_compose(tmp_path_factory.mktemp("docker-config"))
-    result = compose(docker_config, "--profile", "retrain", "config", "--format", "json")
+    env_file = filled_env_file(tmp_path_factory.mktemp("env"))
+    result = compose(docker_config, "--profile", "retrain", "config", "--format", "json", env_file=env_file)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["services"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digit_knower.lifecycle.gate import Score, Scores, judge
+from digit_knower.lifecycle.gate import Change, Score, Scores, judge
 
 PARENT = Scores(mnist_test=Score(9965, 10_000), feedback_holdout=Score(46, 50), robustness=Score(587, 600))
 
@@ -64,3 +64,14 @@ def test_scores_on_different_sets_are_a_bug_not_a_verdict() -> None:
     other = Scores(Score(9965, 10_000), Score(50, 51), Score(587, 600))
     with pytest.raises(ValueError, match="feedback_holdout"):
         judge(PARENT, other)
+
+
+def test_a_candidate_that_changes_more_than_2_percent_of_the_reference_answers_is_left_for_a_person() -> None:
+    assert judge(PARENT, candidate(), Change(60, 3000)).passed  # exactly 2%
+    verdict = judge(PARENT, candidate(), Change(61, 3000))
+    assert not verdict.passed
+    [failure] = verdict.failures
+    assert failure == (
+        "reference set (mouse-style robustness set): the candidate changes the answer on 2.03% of it "
+        "(61 of 3000 pictures; at most 2% without a person's review: digit-knower models promote VERSION)"
+    )

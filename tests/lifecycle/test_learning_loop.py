@@ -13,11 +13,13 @@ import pytest
 from digit_knower import Predictor
 from digit_knower.cli import main as cli_main
 from digit_knower.data.mnist import load_mnist
+from digit_knower.lifecycle import feedback
 from digit_knower.lifecycle.retrain import EXIT_REFUSED
 from digit_knower.reader.predictor import CARD_FILE, MODEL_FILE
 from digit_knower.serving import predict_and_log as service
 from digit_knower.settings import get_settings
 from digit_knower.store import Store
+from digit_knower.store.api_keys import ADMIN_KEY_NAME
 from tests.support.api import drawn_one
 from tests.support.learning_loop import LoopRun
 from tests.support.lifecycle import SHIPPED_VERSION
@@ -69,7 +71,10 @@ def test_the_candidates_card_names_its_lineage_and_figures(learning_loop: LoopRu
         evaluation["candidate"]["feedback_holdout"]["correct"]
         > evaluation["parent"]["feedback_holdout"]["correct"]
     )
-    assert card["gate"] == {"passed": True, "failures": []}
+    assert (card["gate"]["passed"], card["gate"]["failures"]) == (True, [])
+    changed = card["gate"]["changed_answers"]
+    assert changed["total"] == 3000 and changed["changed"] <= 60  # 2% of the reference set
+    assert lineage["feedback_untrusted_left_out"] == 0
     assert card["test_accuracy"] >= 0.9955  # the gate's own bound: the shipped model's 99.65% - 0.1
 
     assert {p.name for p in (registry / learning_loop.candidate).iterdir()} == {
@@ -116,12 +121,13 @@ def sqlite_env(tmp_path: Path, mnist_dir: Path, monkeypatch: pytest.MonkeyPatch)
         yield store
 
 
-def log_labelled(store: Store, count: int) -> None:
-    """`count` drawings of a 1, each read by the shipped model (rightly) and labelled 1."""
+def log_labelled(store: Store, count: int, label: int = 1, by: str = ADMIN_KEY_NAME) -> None:
+    """`count` drawings of a 1, each read by the shipped model (rightly), labelled `label` by `by`
+    (by default: 1, by the admin key, whose labels are trusted)."""
     predictor = Predictor.load()
     for _ in range(count):
-        _, record = service.predict_and_log(predictor, store, drawn_one(), source="api")
-        store.set_true_label(record.id, 1)
+        _, record = service.predict_and_log(predictor, store, drawn_one(), source="api", owner=by)
+        store.set_true_label(record.id, label, by=by)
 
 
 def test_retrain_without_labelled_predictions_stops_with_a_clear_message(
@@ -129,7 +135,7 @@ def test_retrain_without_labelled_predictions_stops_with_a_clear_message(
 ) -> None:
     assert cli_main(["retrain"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: there are no labelled predictions in the SQLite file")
+    assert err.startswith("error: there are no trusted labelled predictions in the SQLite file")
     assert "Label some predictions" in err
     assert sqlite_env.registered_models() == []
 
@@ -139,7 +145,7 @@ def test_retrain_with_fewer_than_the_minimum_stops_and_names_the_setting(
 ) -> None:
     log_labelled(sqlite_env, 3)
     assert cli_main(["retrain", "--min-feedback", "5"]) == 2
-    assert "only 3 labelled predictions" in capsys.readouterr().err
+    assert "only 3 trusted labelled predictions" in capsys.readouterr().err
 
     monkeypatch.setenv("DIGIT_KNOWER_RETRAIN_MIN_FEEDBACK", "4")
     get_settings.cache_clear()
@@ -162,3 +168,44 @@ def test_a_candidate_no_better_on_the_holdout_is_kept_but_not_promoted_and_the_g
     [candidate] = [m for m in sqlite_env.registered_models() if m.version != SHIPPED_VERSION]
     assert candidate.card["gate"]["passed"] is False
     assert (Path(get_settings().model_registry) / candidate.version / MODEL_FILE).is_file()
+
+
+@pytest.fixture
+def postgres_env(postgres, tmp_path: Path, mnist_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """`sqlite_env` on a fresh database of the real PostgreSQL server."""
+    url = postgres.create_migrated_database()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DIGIT_KNOWER_MODEL_REGISTRY", str(tmp_path / "registry"))
+    monkeypatch.setenv("DIGIT_KNOWER_DATA_DIR", str(mnist_dir))
+    get_settings.cache_clear()
+    with Store.from_settings() as store:
+        store.ensure_schema()
+        yield store
+
+
+@pytest.mark.postgres
+def test_300_wrong_labels_from_an_untrusted_source_are_neither_learned_nor_promoted(
+    postgres_env: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = postgres_env
+    store.create_api_key("mallory", ["predict", "label"])  # a key with the label scope, not trusted
+    log_labelled(store, 60)  # a trusted labeller's right labels
+    log_labelled(store, 250, label=7, by="mallory")  # every 1 called a 7
+    log_labelled(store, 50, label=7, by="page:0f3c")  # and by an anonymous page visitor
+    trusted = store.labelled_feedback()
+
+    status = cli_main(["retrain", "--promote", "--min-feedback", "50", "--steps", "10"])
+
+    assert status == EXIT_REFUSED
+    assert store.serving_version() is None  # nothing promoted
+    [candidate] = [m for m in store.registered_models() if m.version != SHIPPED_VERSION]
+    lineage = candidate.card["lineage"]
+    assert (lineage["feedback_rows"], lineage["feedback_untrusted_left_out"]) == (60, 300)
+    assert lineage["feedback_sha256"] == feedback.split(trusted).sha256  # the 60 trusted rows alone
+    # The feedback holdout held trusted labels only: the parent reads every one of them right.
+    holdout = candidate.card["evaluation"]["parent"]["feedback_holdout"]
+    assert holdout["correct"] == holdout["total"] == lineage["feedback_holdout_rows"] > 0
+    # And the candidate still reads the drawings the poison called 7 as what they are.
+    model = Predictor.from_dir(Path(get_settings().model_registry) / candidate.version)
+    assert model.predict(drawn_one()).digit == 1
+    assert "not promoted" in capsys.readouterr().out

@@ -12,6 +12,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,8 +34,8 @@ from tests.support.postgres_server import free_port
 from tests.support.store import POISON_LATENCY_MS, make_record, open_store, queue_prediction, refuse_poison
 
 
-def scrape(client: TestClient | httpx.Client, path: str = "/metrics") -> Samples:
-    response = client.get(path)
+def scrape(client: TestClient | httpx.Client, path: str = "/metrics", **options: Any) -> Samples:
+    response = client.get(path, **options)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     return parse(response.text)
@@ -60,14 +61,14 @@ def client(api_env: dict[str, str]) -> Iterator[TestClient]:
 # --- one process -------------------------------------------------------------------------------
 
 
-def test_metrics_need_no_api_key_and_count_predictions_requests_and_core_timings(
+def test_metrics_take_the_api_key_and_count_predictions_requests_and_core_timings(
     api_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DIGIT_KNOWER_API_KEY", "s3cret")
     get_settings.cache_clear()
     key = {"X-API-Key": "s3cret"}
     with TestClient(create_app()) as client:
-        before = scrape(client)
+        before = scrape(client, headers=key)
         for _ in range(3):
             created = client.post("/v1/predictions", files={"file": ("1.png", drawn_one())}, headers=key)
             assert created.status_code == 201, created.text
@@ -77,7 +78,7 @@ def test_metrics_need_no_api_key_and_count_predictions_requests_and_core_timings
             == 400
         )
         assert client.get("/v1/stats").status_code == 401
-        after = scrape(client)
+        after = scrape(client, headers=key)
 
     def grew(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -95,6 +96,25 @@ def test_metrics_need_no_api_key_and_count_predictions_requests_and_core_timings
     assert grew("digit_knower_preprocess_seconds_sum") > 0
     assert value(after, "digit_knower_model_info", version=Predictor.load().model_version) == 1
     assert value(after, "digit_knower_outbox_backlog") == 0
+
+
+def test_with_a_key_set_metrics_on_the_api_port_need_it_in_the_header_or_as_basic_password(
+    api_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They were open to anyone who reached the API's port (issue 21). Prometheus sends a key as
+    its basic_auth password."""
+    monkeypatch.setenv("DIGIT_KNOWER_API_KEY", "s3cret")
+    get_settings.cache_clear()
+    with TestClient(create_app()) as client:
+        for refused in [{}, {"headers": {"X-API-Key": "wrong"}}, {"auth": ("prometheus", "wrong")}]:
+            answer = client.get("/metrics", **refused)
+            assert answer.status_code == 401, refused
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert "basic_auth" in answer.json()["detail"]
+            assert "digit_knower_" not in answer.text
+        version = Predictor.load().model_version
+        for given in [{"headers": {"X-API-Key": "s3cret"}}, {"auth": ("prometheus", "s3cret")}]:
+            assert value(scrape(client, **given), "digit_knower_model_info", version=version) == 1
 
 
 def test_unknown_paths_count_as_unmatched_not_one_series_each(client: TestClient) -> None:
@@ -171,10 +191,11 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def post_ones(base_url: str, count: int) -> None:
+def post_ones(base_url: str, count: int, headers: dict[str, str] | None = None) -> None:
     # A new connection for each, so that the requests spread over the workers.
     for _ in range(count):
-        response = httpx.post(f"{base_url}/v1/predictions", files={"file": ("1.png", drawn_one())})
+        picture = {"file": ("1.png", drawn_one())}
+        response = httpx.post(f"{base_url}/v1/predictions", files=picture, headers=headers)
         assert response.status_code == 201, response.text
 
 
@@ -207,11 +228,12 @@ def predictions_per_process(tmp: Path) -> dict[str, float]:
     return counts
 
 
-def test_metrics_on_their_own_port_add_up_every_worker(tmp_path: Path) -> None:
+def test_metrics_on_their_own_port_add_up_every_worker_and_need_no_key(tmp_path: Path) -> None:
+    """The port of their own is for the cluster's Prometheus only (the chart's NetworkPolicy)."""
     port = free_port()
-    env = server_env(tmp_path, DIGIT_KNOWER_METRICS_PORT=str(port))
+    env = server_env(tmp_path, DIGIT_KNOWER_METRICS_PORT=str(port), DIGIT_KNOWER_API_KEY="s3cret")
     with servers.api(env, tmp_path / "api.log", workers=2) as server:
-        post_ones(server.url, 6)
+        post_ones(server.url, 6, headers={"X-API-Key": "s3cret"})
         assert httpx.get(f"{server.url}/metrics").status_code == 404
         samples = scrape(httpx.Client(), f"http://127.0.0.1:{port}/metrics")
     assert value(samples, "digit_knower_predictions_total", source="api", verdict="digit") == 6

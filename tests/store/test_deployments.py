@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digit_knower.store import NothingToRollBackError, Store, UnknownModelError
+from digit_knower.store.api_keys import ADMIN_KEY_NAME
 from tests.support.store import T0, make_card, make_record
 
 BASELINE, B, C = "dk-shipped", "dk-candidate-b", "dk-candidate-c"
@@ -108,7 +109,7 @@ def test_feedback_is_every_labelled_prediction_of_a_whole_drawing_oldest_first(s
         store.log_prediction(record)
     labels = [5, 6, 9, 0, 1]
     for record, label in zip([*kept, *left_out], labels, strict=True):
-        store.set_true_label(record.id, label)
+        store.set_true_label(record.id, label, by=ADMIN_KEY_NAME)  # trusted (tests/store/test_ownership.py)
 
     feedback = store.labelled_feedback()
 

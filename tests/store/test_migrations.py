@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from digit_knower.store import SchemaOutOfDateError, Store
+from digit_knower.store import PredictionRecord, SchemaOutOfDateError, Store
 from digit_knower.store.schema import head_revision
-from digit_knower.store.tables import Base
-from tests.support.store import make_card, make_record
+from digit_knower.store.tables import Base, predictions
+from tests.support.store import T0, make_card, make_record
 
-TABLES = {"model_versions", "predictions", "idempotency_keys", "deployments"}
+TABLES = {"model_versions", "predictions", "idempotency_keys", "deployments", "api_keys"}
+
+
+# Columns that revision 0005 added: rows written by the code of earlier revisions have none.
+NEWER_COLUMNS = {"owner", "labelled_by"}
+
+
+def insert_as_before_0005(store: Store, record: PredictionRecord) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(predictions.insert().values(record.model_dump(exclude=NEWER_COLUMNS)))
 
 
 def tables(store: Store) -> set[str]:
@@ -117,14 +128,15 @@ def test_0002_adds_verdicts_keeping_old_rows_valid_up_down_and_up(store: Store) 
     store.upgrade("0001")
     old = make_record(3, verdict=None)
     with store.engine.begin() as connection:  # written as the 0001 code wrote it
-        row = old.model_dump(exclude={"verdict", "digits"})
+        row = old.model_dump(exclude={"verdict", "digits", *NEWER_COLUMNS})
         connection.execute(Base.metadata.tables["predictions"].insert().values(row))
 
     store.upgrade("0002")
-    (listed,) = store.recent()
-    assert (listed.id, listed.verdict, listed.digits) == (old.id, None, None)
-    store.log_prediction(make_record(5, verdict="not_a_digit"))
-    bad = make_record(1).model_dump() | {"verdict": "maybe"}
+    with store.engine.connect() as connection:
+        (listed,) = connection.execute(select(predictions.c.id, predictions.c.verdict, predictions.c.digits))
+    assert tuple(listed) == (old.id, None, None)
+    insert_as_before_0005(store, make_record(5, verdict="not_a_digit"))
+    bad = make_record(1).model_dump(exclude=NEWER_COLUMNS) | {"verdict": "maybe"}
     with pytest.raises(IntegrityError), store.engine.begin() as connection:  # only the four verdicts
         connection.execute(Base.metadata.tables["predictions"].insert().values(bad))
     assert store.stats().per_verdict == {"none": 1, "not_a_digit": 1}
@@ -142,7 +154,7 @@ def test_0002_adds_verdicts_keeping_old_rows_valid_up_down_and_up(store: Store) 
 def test_revision_0003_adds_the_deployments_and_leaves_every_prediction_as_it_was(store: Store) -> None:
     store.upgrade("0002")
     old = make_record(4)
-    store.log_prediction(old)
+    insert_as_before_0005(store, old)
 
     store.upgrade()
     assert "deployments" in tables(store)
@@ -152,7 +164,66 @@ def test_revision_0003_adds_the_deployments_and_leaves_every_prediction_as_it_wa
 
     store.downgrade("0002")
     assert tables(store) == {"model_versions", "predictions"}
-    assert store.recent() == [old]
+    with store.engine.connect() as connection:
+        assert connection.execute(select(predictions.c.id)).scalars().all() == [old.id]
 
     store.upgrade()
     assert store.serving_version() is None  # a fresh history
+
+
+def test_0005_keeps_old_rows_ownerless_and_a_downgrade_drops_only_the_pruned_ones(store: Store) -> None:
+    store.upgrade("0004")
+    old, pruned = make_record(2, at=T0), make_record(3, at=T0 + timedelta(seconds=1))
+    insert_as_before_0005(store, old)
+    insert_as_before_0005(store, pruned)
+
+    store.upgrade()
+    assert "api_keys" in tables(store)
+    assert store.recent(owner="someone") == []  # nobody owns the old rows: only an admin sees them
+    assert [(r.id, r.owner) for r in store.recent()] == [(pruned.id, None), (old.id, None)]
+    with store.engine.begin() as connection:
+        connection.execute(predictions.update().where(predictions.c.id == pruned.id).values(model_input=None))
+
+    store.downgrade("0004")
+    with store.engine.connect() as connection:
+        ids = connection.execute(select(predictions.c.id)).scalars().all()
+    assert ids == [old.id]  # a row without its picture cannot fit 0004
+    assert "api_keys" not in tables(store)
+
+
+def insert_with_source(store: Store, source: str) -> None:
+    """A row as the code before 0005 wrote it, with any source at all: only the database's check
+    stands in the way (the record's own type would refuse an unknown source first)."""
+    row = make_record(5).model_dump(exclude=NEWER_COLUMNS) | {"source": source}
+    with store.engine.begin() as connection:
+        connection.execute(predictions.insert().values(row))
+
+
+def sources_by_id(store: Store) -> dict[uuid.UUID, str]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(predictions.c.id, predictions.c.source))
+        return {row.id: row.source for row in rows}
+
+
+def test_0005_logs_uploads_as_their_own_source_and_a_downgrade_calls_them_web(store: Store) -> None:
+    store.upgrade("0004")
+    drawn = make_record(2, at=T0)
+    insert_as_before_0005(store, drawn)
+    with pytest.raises(IntegrityError):  # 0004 knows only the page ('web') and the API
+        insert_with_source(store, "upload")
+
+    store.upgrade()
+    uploaded = make_record(3, at=T0 + timedelta(seconds=1), source="upload")
+    store.log_prediction(uploaded)
+    with pytest.raises(IntegrityError):  # the check still stands, with one more source
+        insert_with_source(store, "email")
+    assert [(r.id, r.source) for r in store.recent()] == [(uploaded.id, "upload"), (drawn.id, "web")]
+
+    store.downgrade("0004")
+    assert sources_by_id(store) == {drawn.id: "web", uploaded.id: "web"}  # a page prediction, as before
+    with pytest.raises(IntegrityError):  # and the older check is back
+        insert_with_source(store, "upload")
+
+    store.upgrade()
+    store.log_prediction(make_record(4, source="upload"))
+    assert sorted(sources_by_id(store).values()) == ["upload", "web", "web"]

@@ -175,6 +175,26 @@ def compose(
     return subprocess.run([*argv, *args], env=env, capture_output=True, text=True, cwd=REPO_ROOT)
 
 
+# What a person pastes into .env after `cp .env.example .env` (.env.example leaves them empty).
+SECRETS = {"POSTGRES_PASSWORD": "4f" * 12, "DIGIT_KNOWER_API_KEY": "9c" * 16}
+
+
+def with_settings(env_text: str, settings: dict[str, str]) -> str:
+    """An env file's text with these settings' lines (`NAME=`) set to these values."""
+    lines = env_text.splitlines()
+    for name, value in settings.items():
+        (at,) = [n for n, line in enumerate(lines) if line.startswith(f"{name}=")]
+        lines[at] = f"{name}={value}"
+    return "\n".join(lines) + "\n"
+
+
+def filled_env_file(folder: Path) -> Path:
+    """.env.example with its required secrets filled in, as `folder`/.env."""
+    env_file = folder / ".env"
+    env_file.write_text(with_settings(ENV_EXAMPLE.read_text(), SECRETS))
+    return env_file
+
+
 def du_bytes(folder: Path) -> int:
     """Bytes on disk under `folder`, like `du -sb`."""
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())

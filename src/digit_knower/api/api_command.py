@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+from digit_knower.serving import exposure
 from digit_knower.settings import get_settings
 
 # By name, so that each worker process imports it itself.
@@ -46,15 +47,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="start the REST API (FastAPI + uvicorn)",
         description="Start the REST API (uvicorn) on the same inference core and the same store as "
         "the web page. Endpoints under /v1, OpenAPI docs at /docs, liveness at /healthz, readiness "
-        "at /readyz. Uses DATABASE_URL (or the embedded SQLite file) and DIGIT_KNOWER_MODEL_DIR; "
-        "set DIGIT_KNOWER_API_KEY to require that key in the X-API-Key header (the docs too), "
-        "DIGIT_KNOWER_API_DOCS=false to serve no docs, and DIGIT_KNOWER_API_READ_TIMEOUT_S "
-        "(default 15) for how long a client may take to send its request. A PostgreSQL "
-        "schema that is out of date stops start-up: run `digit-knower db upgrade` first. A "
-        "database that is down does not: predictions wait in a local outbox.",
+        "at /readyz. It listens on 127.0.0.1 (this machine only) unless --host says otherwise; "
+        "beyond this machine it needs an API key, or --insecure-no-key. Uses DATABASE_URL (or the "
+        "embedded SQLite file) and DIGIT_KNOWER_MODEL_DIR; set DIGIT_KNOWER_API_KEY to require that "
+        "key in the X-API-Key header (the docs and /metrics too), DIGIT_KNOWER_API_DOCS=false to "
+        "serve no docs, and DIGIT_KNOWER_API_READ_TIMEOUT_S (default 15) for how long a client may "
+        "take to send its request. A PostgreSQL schema that is out of date stops start-up: run "
+        "`digit-knower db upgrade` first. A database that is down does not: predictions wait in a "
+        "local outbox.",
     )
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    parser.add_argument(
+        "--host",
+        default=exposure.LOCAL_HOST,
+        help="address to listen on, the metrics port's too; 0.0.0.0: every network of this machine",
+    )
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument(
+        "--insecure-no-key",
+        action="store_true",
+        help="listen beyond this machine with no API key (a demo on a network you trust): anyone "
+        "who reaches it can read every drawing and change labels",
+    )
     parser.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes (each loads the model once)"
     )
@@ -64,6 +77,10 @@ def main(args: argparse.Namespace) -> int:
     """Run `digit-knower api` until the server stops; its exit status."""
     if args.workers < 1:
         print(f"digit-knower api: --workers must be 1 or more, not {args.workers}", file=sys.stderr)
+        return 2
+    refusal = exposure_refusal(args.host, args.insecure_no_key)
+    if refusal:
+        print(f"digit-knower api: {refusal}", file=sys.stderr)
         return 2
     with worker_metrics(args.workers):
         problem = preflight()
@@ -87,6 +104,34 @@ def main(args: argparse.Namespace) -> int:
                 access_log=False,
             )
     return 0
+
+
+def exposure_refusal(host: str, insecure_no_key: bool) -> str | None:
+    """Why the API must not start on `host` with these settings, in words; None when it may.
+
+    With no key, anyone who reaches the API can post, list every drawing and relabel them (a probe
+    did all three): so beyond this machine a key is needed, or an explicit
+    --insecure-no-key, which still gets a warning.
+    """
+    settings = get_settings()
+    placeholder = exposure.placeholder_problem(settings)
+    if placeholder:
+        return placeholder
+    if not exposure.exposed_without_key(host, settings):
+        return None
+    if insecure_no_key:
+        print(
+            f"digit-knower api: WARNING: listening on {host} with no API key (--insecure-no-key): "
+            "anyone who can reach it can read every drawing and change labels.",
+            file=sys.stderr,
+        )
+        return None
+    return (
+        f"refusing to listen on {host} with no API key: anyone who can reach it could read every "
+        f"drawing and change labels. Set a key ({exposure.NEW_KEY}; clients send it in the "
+        f"X-API-Key header), or listen on {exposure.LOCAL_HOST} only (the default), or pass "
+        "--insecure-no-key for a demo on a network you trust."
+    )
 
 
 @contextlib.contextmanager

@@ -1,29 +1,35 @@
-"""Request dependencies: the process' services, the API key check, and the image in a POST body."""
+"""Request dependencies: the process' services, who is calling (their key and its scopes), and
+the image in a POST body."""
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
 from pydantic import ValidationError
 from python_multipart.multipart import parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from digit_knower.api.errors import ProblemError
 from digit_knower.api.schemas import ImageRequest, PixelsRequest
 from digit_knower.serving.startup import ImageInput, Services
 from digit_knower.settings import get_settings
+from digit_knower.store.api_keys import ANONYMOUS_KEY, ApiKey, KeyRing
 
-# Declared in OpenAPI so clients see the header; enforced only when DIGIT_KNOWER_API_KEY is set.
+# Declared in OpenAPI so clients see the header; enforced once the server has a key.
 api_key_header = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
-    description="Required when the server sets DIGIT_KNOWER_API_KEY.",
+    description="Required when the server sets DIGIT_KNOWER_API_KEY or has keys made by "
+    "`digit-knower keys create`. A key's scopes say what it may do: predict, label (its own "
+    "predictions), read (its own predictions, and the statistics), admin (everything).",
 )
 
 PREDICTION_BODY_OPENAPI: dict[str, Any] = {
@@ -68,14 +74,58 @@ async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-async def require_api_key(api_key: str | None = Security(api_key_header)) -> None:
-    expected = get_settings().api_key
-    if expected and not _is_key(api_key, expected):
-        raise ProblemError(
-            401,
-            "Missing or wrong API key: send it in the X-API-Key header.",
-            headers={"WWW-Authenticate": "X-API-Key"},
-        )
+async def caller(request: Request, api_key: str | None = Security(api_key_header)) -> ApiKey:
+    """The key the request came with; 401 when the server needs one and this is not one. With no
+    key anywhere (a local demo), every caller is ANONYMOUS: an admin whose labels are not trusted.
+
+    A key seen in the last few seconds costs a dictionary look-up (`KeyRing`); only a look-up that
+    needs the database goes to a thread, so that the event loop never waits for it."""
+    ring = _key_ring(request)
+    if api_key:
+        known, key = ring.known(api_key)
+        if not known:
+            key = await run_in_threadpool(ring.find, api_key)
+        if key is not None:
+            return key
+    required = ring.required_known()
+    if required is None:
+        required = await run_in_threadpool(ring.required)
+    if not required:
+        return ANONYMOUS_KEY
+    raise ProblemError(
+        401,
+        "Missing or wrong API key: send it in the X-API-Key header.",
+        headers={"WWW-Authenticate": "X-API-Key"},
+    )
+
+
+# Any valid key, whatever its scopes (the name earlier code depends on).
+require_api_key = caller
+
+
+def allowed(scope: str) -> Callable[..., Awaitable[ApiKey]]:
+    """A dependency: the caller, when its key has `scope` (or admin); else 403."""
+
+    async def check(key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
+        if not key.allows(scope):
+            granted = ", ".join(sorted(key.scopes))
+            raise ProblemError(403, f"The key {key.name!r} has the scopes {granted}, not {scope!r}.")
+        return key
+
+    return check
+
+
+def owner_filter(key: ApiKey) -> str | None:
+    """Whose predictions the caller may see, label and delete: its own; None (everyone's) for an admin."""
+    return None if key.is_admin else key.name
+
+
+def _key_ring(request: Request) -> KeyRing:
+    ring: KeyRing | None = getattr(request.app.state, "key_ring", None)
+    if ring is None:
+        ring = KeyRing(request.app.state.services.store, get_settings().api_key)
+        request.app.state.key_ring = ring
+    return ring
 
 
 # The docs are opened in a browser, which cannot add an X-API-Key header: it asks for a password.

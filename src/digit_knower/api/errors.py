@@ -7,6 +7,7 @@ to their HTTP status here, once, so the routes stay free of try/except.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -29,6 +30,8 @@ from digit_knower.store import (
     SchemaOutOfDateError,
     UnknownPredictionError,
 )
+from digit_knower.store.errors import LocalStorageFullError
+from digit_knower.store.label_limit import LabelRateLimitedError
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +171,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for error in STATUS_OF:
         app.add_exception_handler(error, _domain)
+
+    @app.exception_handler(LabelRateLimitedError)
+    async def _too_many(request: Request, exc: LabelRateLimitedError) -> JSONResponse:
+        retry_after = str(max(1, math.ceil(exc.retry_after_s)))
+        headers = {"Retry-After": retry_after}
+        return problem_response(429, str(exc), instance=request.url.path, headers=headers)
+
+    @app.exception_handler(LocalStorageFullError)
+    async def _full(request: Request, exc: LocalStorageFullError) -> JSONResponse:
+        # Its own answer, not "the database is unavailable": an operator must free space or raise
+        # the cap, and the database may well be fine.
+        logger.error("%s %s refused: %s", request.method, request.url.path, exc)
+        detail = "Local storage full: this replica cannot keep the prediction; try again shortly."
+        return problem_response(503, detail, instance=request.url.path, headers={"Retry-After": "30"})
 
     @app.exception_handler(SchemaOutOfDateError)
     @app.exception_handler(DatabaseError)

@@ -1,19 +1,28 @@
 """The API's Prometheus side: GET /metrics, and the count and latency of every HTTP request.
 
-GET /metrics needs no API key (Prometheus scrapes it); DIGIT_KNOWER_METRICS=false switches it off,
-and DIGIT_KNOWER_METRICS_PORT moves it to a port of its own (served by `digit-knower api` itself,
-see launch.py), which an Ingress that routes the API's port never exposes.
+On the API's port, GET /metrics needs the API key when one is set, as the docs do: in X-API-Key,
+or as the password of HTTP Basic authentication (Prometheus' `basic_auth`, any user name). The
+metrics tell how busy the service is and which model serves: nothing for anyone who can reach the
+port. DIGIT_KNOWER_METRICS=false switches them off, and DIGIT_KNOWER_METRICS_PORT moves
+them to a port of their own, with no key, served by `digit-knower api` itself (api_command.py):
+a port for the cluster's Prometheus only, which the Helm chart's NetworkPolicy lets nothing else
+reach and its Ingress never routes.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
 from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from digit_knower.api.errors import ProblemError
 from digit_knower.serving import metrics
+from digit_knower.settings import get_settings
 
 router = APIRouter(tags=["monitoring"])
 
@@ -21,7 +30,29 @@ router = APIRouter(tags=["monitoring"])
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-@router.get("/metrics", include_in_schema=False)
+_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+_basic = HTTPBasic(auto_error=False, realm="Digit Knower metrics")
+
+
+async def require_metrics_key(
+    api_key: Annotated[str | None, Depends(_key_header)],
+    basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+) -> None:
+    """The API key, when one is set: in X-API-Key, or as the HTTP Basic password (any user name)."""
+    expected = get_settings().api_key
+    if not expected:
+        return
+    given = [value for value in (api_key, basic.password if basic else None) if value is not None]
+    if not any(secrets.compare_digest(value.encode(), expected.encode()) for value in given):
+        raise ProblemError(
+            401,
+            "The metrics need the API key: send it in the X-API-Key header, or as the password of "
+            "HTTP Basic authentication (Prometheus' basic_auth; any user name).",
+            headers={"WWW-Authenticate": 'Basic realm="Digit Knower metrics", charset="UTF-8"'},
+        )
+
+
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(require_metrics_key)])
 def prometheus_metrics(request: Request) -> Response:
     encoder, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encoder(metrics.registry()), media_type=content_type)

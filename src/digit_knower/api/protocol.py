@@ -11,15 +11,19 @@ large_client_header_buffers:
 - the body may pause for at most `read_timeout_s` between two reads, else the same (unless the
   app, not the client, is what stopped the reading);
 - the request line and headers may hold at most MAX_HEAD_BYTES, else 431 and the connection is
-  closed; the parser never holds more than that and one read.
+  closed. Every byte of the head is counted before the parser sees it (HeadMeter), whether it
+  comes in one write or in many: counting only while the head was still incomplete after a read
+  let a 100 kB head sent in one write through. A request pipelined behind another in
+  the same read begins where only the parser knows, so its head is also counted from the parser's
+  pieces and refused the moment it passes the limit.
 
 A refusal is a problem document like every other error. The connection is then closed gently
 (a "lingering close", as nginx and Apache do): the answer is sent, then the server's side of the
 connection is shut, and whatever the client is still sending is read and dropped for up to
 LINGER_S, so that its kernel gets no reset that would destroy the answer before it is read.
 
-The cost on the hot path is one timer armed and cancelled per request, and a length added per
-read while a header is incomplete.
+The cost on the hot path is one timer armed and cancelled per request, and a search for the end of
+the head over its own bytes (a few hundred), before parsing.
 """
 
 from __future__ import annotations
@@ -40,6 +44,53 @@ MAX_HEAD_BYTES: Final = 32 * 1024
 LINGER_S: Final = 2.0
 
 
+class HeadTooLargeError(Exception):
+    """Raised from a parser callback to stop parsing a head over MAX_HEAD_BYTES."""
+
+
+class HeadMeter:
+    """The size of one request's head (request line and headers, up to and including the blank
+    line that ends them), from the raw bytes as they arrive, in one read or in many.
+
+    The parser skips empty lines before a request line: they count, but cannot end the head. Once
+    the end is found, `complete` is true and later bytes (the body) are not counted.
+    """
+
+    _END = b"\r\n\r\n"
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.complete = False
+        self._started = False
+        self._tail = b""  # the last 3 bytes so far: the end may be split across two reads
+
+    def feed(self, data: bytes) -> None:
+        if self.complete:
+            return
+        start = 0
+        if not self._started and data[:1] in (b"\r", b"\n"):
+            start = len(data) - len(data.lstrip(b"\r\n"))
+        if start == len(data):
+            self.size += start
+            return
+        self._started = True
+        end = self._end_of_head(data, start)
+        if end is None:
+            self.size += len(data)
+            self._tail = (self._tail + data[-3:])[-3:]
+        else:
+            self.size += end
+            self.complete = True
+
+    def _end_of_head(self, data: bytes, start: int) -> int | None:
+        """How many bytes of `data` belong to the head, when its end lies in `data`; else None."""
+        seam = (self._tail + data[start : start + 3]).find(self._END)
+        if seam >= 0:
+            return start + seam + len(self._END) - len(self._tail)
+        found = data.find(self._END, start)
+        return None if found < 0 else found + len(self._END)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """HttpToolsProtocol with a read timeout, a header size limit and refusals that arrive."""
 
@@ -47,9 +98,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.read_timeout_s = get_settings().api_read_timeout_s
         self._deadline: asyncio.TimerHandle | None = None
-        self._reading_head = True  # from a request's first byte until its headers are complete
         self._reading_body = False
-        self._head_bytes = 0
+        self._head = HeadMeter()  # the head of the request being read, counted before parsing
+        self._parsed_head_bytes = 0  # the same head, as the parser hands it over (pipelining)
+        self._head_too_large = False
         self._lingering = False
 
     # -- the connection --------------------------------------------------------------------
@@ -62,19 +114,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._lingering:
             return  # dropped: the answer has gone out, the connection is closing
         if self._deadline is None:  # the first byte of a new request
-            self._head_bytes = 0
+            self._head = HeadMeter()
             self._arm()
         elif self._reading_body:
             self._arm()  # the body moves: the idle time starts again
+        self._head.feed(data)
+        if self._head.size > MAX_HEAD_BYTES:
+            self._refuse_head()  # before the parser holds any of it
+            return
         super().data_received(data)
-        if self._reading_head and not self._lingering and not self.transport.is_closing():
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
-                self._refuse(
-                    431,
-                    f"The request line and headers exceed {MAX_HEAD_BYTES // 1024} kB; send smaller "
-                    "headers (a browser sends 1-8 kB).",
-                )
 
     def eof_received(self) -> None:
         if self._lingering:
@@ -88,11 +136,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # -- parser callbacks --------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._reading_head = True
+        self._parsed_head_bytes = 0
         super().on_message_begin()
 
+    def on_url(self, url: bytes) -> None:
+        self._count_parsed(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_parsed(len(name) + len(value) + len(b": \r\n"))
+        super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
-        self._reading_head = False
         self._reading_body = True
         super().on_headers_complete()
 
@@ -102,8 +157,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
+        if self._head_too_large:  # _count_parsed stopped the parser: not a malformed request
+            self._refuse_head()
+            return
         # uvicorn's answer to bytes that are not HTTP, as a problem document like the rest.
         self._refuse(400, f"{msg} Send an HTTP/1.1 request.")
+
+    def _count_parsed(self, size: int) -> None:
+        """The backstop for a head that HeadMeter could not see: one that begins inside a read,
+        behind another request. Raising stops the parser; uvicorn then calls send_400_response."""
+        self._parsed_head_bytes += size
+        if self._parsed_head_bytes > MAX_HEAD_BYTES:
+            self._head_too_large = True
+            raise HeadTooLargeError
 
     # -- timeouts and refusals -----------------------------------------------------------------
 
@@ -123,11 +189,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._reading_body and self.flow.read_paused:
             self._arm()  # the app has not taken the body it was sent: the client is not late
             return
-        if not (self._reading_body or self._head_bytes):
+        if not (self._reading_body or self._head.size):
             self.transport.close()  # a connection that never sent a byte: there is no one to answer
             return
         what = "body" if self._reading_body else "request line and headers"
         self._refuse(408, f"The {what} did not arrive within {self.read_timeout_s:g} s; send it again.")
+
+    def _refuse_head(self) -> None:
+        self._refuse(
+            431,
+            f"The request line and headers exceed {MAX_HEAD_BYTES // 1024} kB; send smaller "
+            "headers (a browser sends 1-8 kB).",
+        )
 
     def _refuse(self, status: int, detail: str) -> None:
         """Answer `status` with a problem document, unless the app has begun its own answer; then

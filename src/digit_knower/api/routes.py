@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from digit_knower.api.deps import (
     PREDICTION_BODY_OPENAPI,
+    allowed,
+    caller,
     get_services,
     image_input,
-    require_api_key,
+    owner_filter,
 )
 from digit_knower.api.errors import problem_responses
 from digit_knower.api.schemas import (
@@ -25,14 +27,18 @@ from digit_knower.api.schemas import (
 from digit_knower.serving.idempotency import key_value
 from digit_knower.serving.startup import ImageInput, Services
 from digit_knower.store import Stats
+from digit_knower.store.api_keys import ApiKey
+from digit_knower.store.label_limit import check_label_rate
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+Caller = Annotated[ApiKey, Depends(caller)]
 
-# Every /v1 route may meet a wrong API key, an oversized body or a missing database.
+# Every /v1 route may meet a wrong API key, one without the scope, an oversized body or a
+# missing database.
 v1 = APIRouter(
     prefix="/v1",
-    dependencies=[Depends(require_api_key)],
-    responses=problem_responses(401, 413, 503),
+    dependencies=[Depends(caller)],
+    responses=problem_responses(401, 403, 413, 503),
 )
 probes = APIRouter(tags=["probes"])
 
@@ -75,12 +81,13 @@ IdempotencyKey = Annotated[
 )
 async def create_prediction(
     services: ServicesDep,
+    who: Annotated[ApiKey, Depends(allowed("predict"))],
     image: Annotated[ImageInput, Depends(image_input)],
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> PredictionCreated:
     key = None if idempotency_key is None else key_value(idempotency_key)
-    record, replayed = await services.predict_and_log(image, key)
+    record, replayed = await services.predict_and_log(image, key, owner=who.name)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return PredictionCreated.model_validate(record, from_attributes=True)
@@ -90,28 +97,52 @@ async def create_prediction(
     "/predictions/{prediction_id}/label",
     tags=["predictions"],
     summary="Say which digit a prediction really showed",
+    description="A key labels its own predictions (an admin key any). A label never replaces a "
+    "newer one. Each key may give DIGIT_KNOWER_LABELS_PER_MINUTE labels a minute (429 beyond, "
+    "with Retry-After).",
+    responses=problem_responses(404, 422, 429),
+)
+def set_label(
+    prediction_id: uuid.UUID,
+    body: LabelRequest,
+    services: ServicesDep,
+    who: Annotated[ApiKey, Depends(allowed("label"))],
+) -> PredictionOut:
+    check_label_rate(who.name)
+    record = services.store.set_true_label(prediction_id, body.label, owner=owner_filter(who), by=who.name)
+    return PredictionOut.model_validate(record, from_attributes=True)
+
+
+@v1.delete(
+    "/predictions/{prediction_id}",
+    status_code=204,
+    tags=["predictions"],
+    summary="Delete a prediction: its picture, its answer and its label",
+    description="For the key that made it, or an admin key; anyone else gets 404, as for an id "
+    "that does not exist.",
     responses=problem_responses(404, 422),
 )
-def set_label(prediction_id: uuid.UUID, body: LabelRequest, services: ServicesDep) -> PredictionOut:
-    record = services.store.set_true_label(prediction_id, body.label)
-    return PredictionOut.model_validate(record, from_attributes=True)
+def delete_prediction(prediction_id: uuid.UUID, services: ServicesDep, who: Caller) -> Response:
+    services.store.delete_prediction(prediction_id, owner=owner_filter(who))
+    return Response(status_code=204)
 
 
 @v1.get(
     "/predictions",
     tags=["predictions"],
-    summary="List logged predictions, newest first",
+    summary="List logged predictions, newest first: the key's own, or everyone's for an admin key",
     responses=problem_responses(422),
 )
 def list_predictions(
     services: ServicesDep,
+    who: Annotated[ApiKey, Depends(allowed("read"))],
     limit: Annotated[int, Query(ge=1, le=100, description="How many to return.")] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000, description="How many newest to skip.")] = 0,
     labelled: Annotated[
         bool | None, Query(description="true: only labelled ones; false: only unlabelled; unset: all.")
     ] = None,
 ) -> PredictionPage:
-    records = services.store.recent(limit=limit, offset=offset, labelled=labelled)
+    records = services.store.recent(limit=limit, offset=offset, labelled=labelled, owner=owner_filter(who))
     items = [PredictionOut.model_validate(r, from_attributes=True) for r in records]
     return PredictionPage(items=items, limit=limit, offset=offset)
 
@@ -119,14 +150,22 @@ def list_predictions(
 @v1.get(
     "/predictions/{prediction_id}",
     tags=["predictions"],
-    summary="One logged prediction",
+    summary="One logged prediction: the key's own (an admin key: anyone's)",
     responses=problem_responses(404, 422),
 )
-def get_prediction(prediction_id: uuid.UUID, services: ServicesDep) -> PredictionOut:
-    return PredictionOut.model_validate(services.store.get(prediction_id), from_attributes=True)
+def get_prediction(
+    prediction_id: uuid.UUID, services: ServicesDep, who: Annotated[ApiKey, Depends(allowed("read"))]
+) -> PredictionOut:
+    record = services.store.get(prediction_id, owner=owner_filter(who))
+    return PredictionOut.model_validate(record, from_attributes=True)
 
 
-@v1.get("/stats", tags=["monitoring"], summary="Accuracy on labelled predictions, per model and digit")
+@v1.get(
+    "/stats",
+    tags=["monitoring"],
+    summary="Accuracy on labelled predictions, per model and digit (everyone's: no drawing is shown)",
+    dependencies=[Depends(allowed("read"))],
+)
 def stats(services: ServicesDep) -> Stats:
     return services.store.stats()
 

@@ -91,13 +91,17 @@ class PredictionOut(BaseModel):
 
     id: uuid.UUID
     created_at: datetime
-    source: str = Field(description="Which front end made it: 'web' or 'api'.")
+    source: str = Field(
+        description="Where it came from: 'web' (drawn on the page), 'upload' (a picture uploaded on the "
+        "page) or 'api'. Uploads logged by versions before uploads were told apart say 'web'."
+    )
     model_version: str
     digit: int
     confidence: float
     probabilities: list[float]
-    model_input: str = Field(
-        description="Base64 of the 784 bytes (28x28, row by row, white ink on black) the model saw.",
+    model_input: str | None = Field(
+        description="Base64 of the 784 bytes (28x28, row by row, white ink on black) the model saw; "
+        "null once retention dropped the picture (DIGIT_KNOWER_RETENTION_DAYS, `db prune`).",
         json_schema_extra={"contentEncoding": "base64"},
     )
     latency_ms: float
@@ -108,6 +112,11 @@ class PredictionOut(BaseModel):
     )
     digits: list[int] | None = Field(
         description=DIGITS_DESCRIPTION + " Null for predictions logged before verdicts."
+    )
+    owner: str | None = Field(
+        default=None,
+        description="Who made it: the API key's name, or 'page:<session>' for the web page. Null for "
+        "predictions logged before owners were kept.",
     )
 
     @computed_field(description=MESSAGE_DESCRIPTION)  # type: ignore[prop-decorator]
@@ -147,7 +156,20 @@ class Readiness(BaseModel):
     )
     model_loaded: bool
     model_version: str | None
-    outbox_writable: bool = Field(description="A prediction could be queued in the local outbox now.")
+    outbox_writable: bool = Field(
+        description="A prediction could be queued in the local outbox now: a real write in its "
+        "folder succeeded, with room to spare, below the outbox's cap."
+    )
+    local_storage_full: bool = Field(
+        default=False,
+        description="The outbox is at its cap (DIGIT_KNOWER_OUTBOX_MAX_MB) or its disk is (nearly) "
+        "full: predictions the database cannot take now get 503 'local storage full'.",
+    )
+    detail: str | None = Field(
+        default=None,
+        description="Why the outbox cannot be written, in a few words (no path): e.g. 'local storage "
+        "full'. Null when it can.",
+    )
     database_reachable: bool = Field(
         description="The database answered just now (while it is backing off after a failure: false)."
     )

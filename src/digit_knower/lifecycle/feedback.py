@@ -2,6 +2,22 @@
 
 Each row's side is decided by a hash of its own id and nothing else, so a row never moves from
 one side to the other as more feedback arrives: the holdout stays unseen by every later model.
+
+Only trusted labels are used, on both sides: the training rows and the gate's feedback holdout
+(`Store.labelled_feedback`, the rule in `store.deployments.trusted_label`). A label is trusted when
+
+- it was given by a key an admin marked trusted (`digit-knower keys create NAME --scope label
+  --trusted`), or by the admin key DIGIT_KNOWER_API_KEY, and that key is not revoked (revoking a
+  key takes its labels out of every later retrain); or
+- it confirms the model's own sure reading: the label is the digit the reader answered, with the
+  verdict "digit" (sure, not "unsure"). Such a label cannot teach the model anything it did not
+  already say, so anyone may give it; it keeps the model's good readings of the users' style.
+
+Everything else is left out: labels from the page's anonymous visitors and from untrusted keys
+that contradict the model, or that it was unsure of, and labels given before keys existed (they
+name no labeller). So 300 wrong labels from an untrusted source change nothing that is learned.
+The price: a correction from an untrusted source (the model read a 7 as a 1) teaches nothing until
+a trusted key gives the same label. Rows whose picture retention dropped are left out too.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from digit_knower.data.mnist import Split
 from digit_knower.lifecycle.feedback import FeedbackSet
-from digit_knower.lifecycle.gate import Score, Scores
+from digit_knower.lifecycle.gate import Change, Score, Scores
 from digit_knower.reader.predictor import Predictor
 
 # 3,000 pictures: the gate's 0.2-point bound is then 6 of them, not one (a coin toss at 600).
@@ -60,6 +60,13 @@ def robustness_set(
 class Scored:
     scores: Scores
     test_predicted: NDArray[np.int64]  # each MNIST test image's predicted digit, for the confusion matrix
+    robustness_predicted: NDArray[np.int64]  # each robustness picture's answer, to compare two models
+
+    def change_from(self, parent: Scored) -> Change:
+        """On how many robustness pictures this model answers otherwise than `parent` (the gate's
+        reference set)."""
+        changed = int((self.robustness_predicted != parent.robustness_predicted).sum())
+        return Change(changed, len(self.robustness_predicted))
 
 
 def score(model_dir: Path, sets: EvaluationSets) -> Scored:
@@ -74,7 +81,7 @@ def score(model_dir: Path, sets: EvaluationSets) -> Scored:
         feedback_holdout=_score(holdout_predicted, sets.feedback_holdout.labels),
         robustness=_score(robustness_predicted, sets.robustness_labels),
     )
-    return Scored(scores, test_predicted)
+    return Scored(scores, test_predicted, robustness_predicted)
 
 
 def _read_inputs(predictor: Predictor, images: NDArray[np.uint8]) -> NDArray[np.int64]:

@@ -74,6 +74,7 @@ async def predict_and_log_once_async(
     *,
     key: str,
     source: Source,
+    owner: str | None = None,
 ) -> tuple[PredictionRecord, bool]:
     """Read and log `image` under `key`: (the record, True when it is an earlier attempt's).
 
@@ -93,7 +94,7 @@ async def predict_and_log_once_async(
     first = await asyncio.to_thread(_logged, store, record_id)
     if first is not None:
         return first, True
-    record = new_record(prediction, started, source, record_id)
+    record = new_record(prediction, started, source, record_id, owner=owner)
     await store.log_prediction_async(record)
     metrics.count_prediction(prediction, source)  # a replay logs nothing new, and counts nothing
     return record, False

@@ -38,7 +38,7 @@ HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.
 
 PREDICTIONS = Counter(
     "digit_knower_predictions",
-    "Predictions logged, per front end (web, api) and verdict.",
+    "Predictions logged, per source (web: drawn on the page, upload: uploaded there, api) and verdict.",
     ["source", "verdict"],
 )
 DIGITS_READ = Counter(
@@ -129,6 +129,13 @@ class OutboxGauges(Collector):
             "digit_knower_outbox_dead_letters",
             "Records the database refused for good, set aside in the outbox (see `db outbox`).",
             value=status.dead_letters,
+        )
+        problem = store.outbox_problem()
+        yield GaugeMetricFamily(
+            "digit_knower_local_storage_full",
+            "1 while the outbox is at its cap or its disk is full: predictions the database cannot "
+            "take get 503 'local storage full'.",
+            value=int(problem is not None and problem.startswith("local storage full")),
         )
 
 

@@ -56,29 +56,30 @@ def open_store(url: str, outbox_path: Path | str) -> Store:
 
 
 def predict_and_log(
-    predictor: Predictor, store: Store, image: object, *, source: Source
+    predictor: Predictor, store: Store, image: object, *, source: Source, owner: str | None = None
 ) -> tuple[Prediction, PredictionRecord]:
-    """Read the digit in `image`, and log the prediction with its latency.
+    """Read the digit in `image`, and log the prediction with its latency and its `owner` (an API
+    key's name, or "page:<session>").
 
     Bad or blank pictures raise `InvalidImageError` / `EmptyImageError` before anything is
     logged. An unreachable database raises nothing: the store keeps the record in its outbox.
     """
     started = time.perf_counter()
     prediction = predictor.predict(image)
-    record = new_record(prediction, started, source)
+    record = new_record(prediction, started, source, owner=owner)
     store.log_prediction(record)
     metrics.count_prediction(prediction, source)
     return prediction, record
 
 
 async def predict_and_log_async(
-    predictor: Predictor, store: Store, image: object, *, source: Source
+    predictor: Predictor, store: Store, image: object, *, source: Source, owner: str | None = None
 ) -> tuple[Prediction, PredictionRecord]:
     """`predict_and_log` for an event loop (the API): it never holds the loop up for long, and
     waits for the database without holding a thread."""
     started = time.perf_counter()
     prediction = await predict_async(predictor, image)
-    record = new_record(prediction, started, source)
+    record = new_record(prediction, started, source, owner=owner)
     await store.log_prediction_async(record)
     metrics.count_prediction(prediction, source)
     return prediction, record
@@ -109,10 +110,15 @@ def _heavy_readers() -> ThreadPoolExecutor:
 
 
 def new_record(
-    prediction: Prediction, started: float, source: Source, record_id: uuid.UUID | None = None
+    prediction: Prediction,
+    started: float,
+    source: Source,
+    record_id: uuid.UUID | None = None,
+    *,
+    owner: str | None = None,
 ) -> PredictionRecord:
     """The record of `prediction`, read since `started` (time.perf_counter()); `record_id`: the id
-    to log it under (default: a new UUIDv7)."""
+    to log it under (default: a new UUIDv7); `owner`: who asked."""
     latency_ms = (time.perf_counter() - started) * 1000
-    record = PredictionRecord.from_prediction(prediction, source=source, latency_ms=latency_ms)
+    record = PredictionRecord.from_prediction(prediction, source=source, latency_ms=latency_ms, owner=owner)
     return record if record_id is None else record.model_copy(update={"id": record_id})

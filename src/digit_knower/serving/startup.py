@@ -39,17 +39,17 @@ class Services:
         return self.model.predictor
 
     async def predict_and_log(
-        self, image: ImageInput, idempotency_key: str | None = None
+        self, image: ImageInput, idempotency_key: str | None = None, *, owner: str | None = None
     ) -> tuple[PredictionRecord, bool]:
-        """The API's path: read the digit and log it with source 'api', and with the version that
-        read it: (the record, True when it is the answer an earlier request with the same
-        idempotency key got, and nothing new was logged)."""
+        """The API's path: read the digit and log it with source 'api', with the version that
+        read it and its `owner` (the key's name): (the record, True when it is the answer an
+        earlier request with the same idempotency key got, and nothing new was logged)."""
         predictor = self.predictor  # one model for the whole request, even if a swap comes meanwhile
         if idempotency_key is not None:
             return await predict_and_log_once_async(
-                predictor, self.store, self.keys, image, key=idempotency_key, source="api"
+                predictor, self.store, self.keys, image, key=idempotency_key, source="api", owner=owner
             )
-        _, record = await predict_and_log_async(predictor, self.store, image, source="api")
+        _, record = await predict_and_log_async(predictor, self.store, image, source="api", owner=owner)
         return record, False
 
     @cached_property
@@ -71,7 +71,8 @@ class Services:
         serves) and the outbox can be written. A database that is down only degrades: every
         prediction is still answered and kept in the outbox, so a load balancer must not take
         every replica out of rotation because of it."""
-        writable = self.store.outbox_problem() is None
+        problem = self.store.outbox_problem()
+        writable = problem is None
         reachable = self.store.is_reachable()
         waiting = self.store.outbox_status()
         return {
@@ -80,11 +81,25 @@ class Services:
             "model_loaded": True,
             "model_version": self.predictor.model_version,
             "outbox_writable": writable,
+            "local_storage_full": store_is_full(problem),
+            # Words only, never the path nor the error: /readyz needs no key.
+            "detail": _readiness_detail(problem),
             "database_reachable": reachable,
             "outbox_backlog": waiting.backlog,
             "outbox_foreign": waiting.foreign,
             "outbox_dead_letters": waiting.dead_letters,
         }
+
+
+def store_is_full(problem: str | None) -> bool:
+    """Whether an outbox problem (`Store.outbox_problem`) is that local storage is full."""
+    return problem is not None and problem.startswith("local storage full")
+
+
+def _readiness_detail(problem: str | None) -> str | None:
+    if problem is None:
+        return None
+    return "local storage full" if store_is_full(problem) else "the local outbox cannot be written"
 
 
 def build_services(settings: Settings | None = None) -> Services:

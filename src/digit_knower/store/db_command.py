@@ -45,6 +45,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             )
     _add_flush(actions)
     _add_outbox(actions)
+    _add_prune(actions)
+
+
+def _add_prune(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    prune = actions.add_parser(
+        "prune",
+        help="drop the pictures of old predictions (keeping their figures)",
+        description="Drop the drawing (the 28x28 input) of every prediction older than --older-than "
+        "days, or DIGIT_KNOWER_RETENTION_DAYS. The digit read, the verdict, the label and the owner "
+        "stay, so the statistics do not change; retraining no longer learns from those rows. To "
+        "delete a prediction whole: DELETE /v1/predictions/{id}.",
+    )
+    prune.add_argument(
+        "--older-than",
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="the age in days (default: DIGIT_KNOWER_RETENTION_DAYS)",
+    )
 
 
 def _add_flush(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -222,6 +241,20 @@ def _outbox_drop(store: Store, args: argparse.Namespace) -> str:
     return f"deleted {store.outbox.drop_dead_letters(_chosen(args))} dead letters"
 
 
+def _prune(store: Store, args: argparse.Namespace) -> str:
+    from datetime import timedelta
+
+    from digit_knower.settings import get_settings
+
+    days = args.older_than if args.older_than is not None else get_settings().retention_days
+    if days is None:
+        raise _UsageError("say how old: --older-than DAYS, or set DIGIT_KNOWER_RETENTION_DAYS")
+    if not days > 0:
+        raise _UsageError(f"--older-than must be more than 0 days, not {days:g}")
+    dropped = store.prune(timedelta(days=days))
+    return f"{store.where}: dropped the pictures of {dropped} predictions older than {days:g} days"
+
+
 def _chosen(args: argparse.Namespace) -> list[int] | None:
     """The dead letters named: a list of ids, or None for --all. Exactly one way must be used."""
     ways = [bool(args.ids), bool(args.all), args.database is not None]
@@ -236,5 +269,6 @@ ACTIONS = {
     "current": _current,
     "flush": _flush,
     "outbox": _outbox,
+    "prune": _prune,
 }
 OUTBOX_ACTIONS = {"list": _outbox_list, "retry": _outbox_retry, "drop": _outbox_drop}

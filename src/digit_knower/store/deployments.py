@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import ColumnElement, Connection, func, insert, select
 
+from digit_knower.store.api_keys import trusted_names
 from digit_knower.store.errors import NothingToRollBackError, UnknownModelError
 from digit_knower.store.queries import ResultRow, model_registered
 from digit_knower.store.tables import deployments, model_versions, predictions
@@ -30,6 +31,9 @@ Action = Literal["promote", "rollback"]
 # style the model does not know yet). One read as several digits logged only its first digit's
 # input, which its label does not describe. Rows from before verdicts (NULL) were one digit each.
 FEEDBACK_VERDICTS = ("digit", "unsure", "not_a_digit")
+# A label the model confirmed: it names the digit the reader answered, and answered sure (the
+# verdict "digit", not "unsure"). Such a label cannot teach the model anything it did not say.
+CONFIRMING_VERDICT = "digit"
 # Long enough for "user@host (retrain --promote)", and for a reason a person writes by hand.
 BY_LENGTH = 100
 REASON_LENGTH = 500
@@ -66,19 +70,40 @@ class RegisteredModel:
     card: dict[str, Any]
 
 
-def labelled_feedback(connection: Connection) -> list[Feedback]:
-    """Every labelled one-digit prediction with the input the model saw, oldest first."""
+def labelled_feedback(connection: Connection, trusted_only: bool = True) -> list[Feedback]:
+    """Every labelled one-digit prediction that still has its picture, with the input the model
+    saw, oldest first. `trusted_only`: only trusted labels (`trusted_label`)."""
     c = predictions.c
     statement = (
         select(c.id, c.created_at, c.model_version, c.true_label, c.model_input)
-        .where(c.true_label.is_not(None))
+        .where(c.true_label.is_not(None), c.model_input.is_not(None))
         .where(c.verdict.is_(None) | c.verdict.in_(FEEDBACK_VERDICTS))
         .order_by(c.created_at, c.id)
     )
+    if trusted_only:
+        statement = statement.where(trusted_label(connection))
     return [
         Feedback(row.id, _utc(row.created_at), row.model_version, row.true_label, bytes(row.model_input))
         for row in connection.execute(statement)
     ]
+
+
+def untrusted_labels(connection: Connection) -> int:
+    """How many labelled predictions retraining leaves out, their labels not being trusted."""
+    c = predictions.c
+    statement = select(func.count()).where(c.true_label.is_not(None), ~trusted_label(connection))
+    return int(connection.execute(statement).scalar_one())
+
+
+def trusted_label(connection: Connection) -> ColumnElement[bool]:
+    """The rule (see `lifecycle.feedback`): given by a trusted key (the admin key included), or
+    confirming the model's own sure reading."""
+    c = predictions.c
+    # Each side is false, never NULL, where a column is NULL: so that NOT of the rule counts the
+    # labels given before keys existed (no labeller) among the untrusted ones.
+    by_trusted = c.labelled_by.is_not(None) & c.labelled_by.in_(sorted(trusted_names(connection)))
+    confirmed = c.verdict.is_not(None) & (c.verdict == CONFIRMING_VERDICT) & (c.true_label == c.digit)
+    return by_trusted | confirmed
 
 
 def history(connection: Connection, limit: int | None = None) -> list[Deployment]:

@@ -23,6 +23,12 @@ class OutboxError(DatabaseError):
     """The local outbox file cannot be opened or written (the database was down as well)."""
 
 
+class LocalStorageFullError(OutboxError):
+    """The outbox reached its cap (DIGIT_KNOWER_OUTBOX_MAX_MB) or its disk is full: a prediction that
+    the database cannot take now cannot be kept either, so it is refused (the API's 503). What the
+    outbox already holds stays, and drains once the database is back."""
+
+
 class UnknownOutboxEntryError(DatabaseError, LookupError):
     """An operator named a dead letter, or another database, that the outbox does not hold."""
 

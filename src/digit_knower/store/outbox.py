@@ -28,8 +28,10 @@ applied once and in order.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 from digit_knower.store.engine import use_wal
-from digit_knower.store.errors import OutboxError, UnknownOutboxEntryError
+from digit_knower.store.errors import LocalStorageFullError, OutboxError, UnknownOutboxEntryError
 
 Kind = Literal["model", "prediction", "label"]
 
@@ -47,6 +49,10 @@ Kind = Literal["model", "prediction", "label"]
 # spread over the store's retry pauses, cost nothing and cover a constraint fixed meanwhile.
 DEAD_LETTER_AFTER = 3
 BUSY_TIMEOUT_S = 30
+# Readiness fails below this much free space: about 16,000 predictions of ~1 kB, a few minutes of
+# a busy outage, so the probe says "full" before a write does.
+MIN_FREE_BYTES = 16 * 1024 * 1024
+PROBE_BYTES = 4096  # one page: a real block to allocate, as a queued record would need
 # The fingerprint of entries queued by a version that had none: any database may take them.
 UNBOUND = ""
 
@@ -143,8 +149,17 @@ class Outbox:
     """A FIFO of JSON payloads on disk for the database `fingerprint`, safe to share between
     threads and between processes."""
 
-    def __init__(self, path: Path, fingerprint: str, *, dead_letter_after: int = DEAD_LETTER_AFTER) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fingerprint: str,
+        *,
+        dead_letter_after: int = DEAD_LETTER_AFTER,
+        max_bytes: int | None = None,
+    ) -> None:
         self.path = Path(path)
+        # New predictions are refused at this size (see LocalStorageFullError); None: the disk's.
+        self.max_bytes = max_bytes
         self.fingerprint = fingerprint
         self.dead_letter_after = dead_letter_after
         self.lock_path = self.path.with_name(self.path.name + "-drainlock")
@@ -160,7 +175,11 @@ class Outbox:
         self.append_many(kind, [(key, payload)])
 
     def append_many(self, kind: Kind, items: list[tuple[str, str]]) -> None:
-        """Queue (key, payload) pairs in this order, in one transaction: one fsync for them all."""
+        """Queue (key, payload) pairs in this order, in one transaction: one fsync for them all.
+        LocalStorageFullError for predictions once the outbox is at its cap (labels and model cards,
+        a few hundred bytes each, are still taken), and for anything when the disk is full."""
+        if kind == "prediction":
+            self._check_cap()
         queued_at = _now()
         rows = [(kind, key, payload, queued_at, self.fingerprint) for key, payload in items]
         with self._write("cannot write to the outbox file") as conn:
@@ -247,6 +266,51 @@ class Outbox:
             return None
         except OutboxError as err:
             return str(err)
+
+    def size(self) -> int:
+        """The outbox's bytes on disk: the file and its write-ahead log."""
+        total = 0
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
+
+    def storage_problem(self) -> str | None:
+        """None when the outbox's folder takes a real write now, with room to spare; else why not,
+        starting "local storage full" when that is the reason. Writes, fsyncs and deletes a small
+        probe file: a full disk fails there, where a rolled-back transaction would not."""
+        try:
+            self._check_cap()
+            free = shutil.disk_usage(self.path.parent).free
+        except LocalStorageFullError as err:
+            return str(err)
+        except OSError as err:
+            return f"cannot check the outbox folder {self.path.parent}: {err.strerror or err}"
+        if free < MIN_FREE_BYTES:
+            return f"local storage full: {free:,} bytes free in {self.path.parent}"
+        probe = self.path.with_name(f".{self.path.name}.probe-{os.getpid()}")
+        try:
+            with probe.open("wb") as file:
+                file.write(b"\0" * PROBE_BYTES)
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as err:
+            full = err.errno in (errno.ENOSPC, errno.EDQUOT)
+            return (
+                f"{'local storage full: ' if full else ''}cannot write to {self.path.parent}: {err.strerror}"
+            )
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+        return None
+
+    def _check_cap(self) -> None:
+        if self.max_bytes is not None and (size := self.size()) >= self.max_bytes:
+            raise LocalStorageFullError(
+                f"local storage full: the outbox {self.path} holds {size / 1e6:.0f} MB, its cap "
+                f"(DIGIT_KNOWER_OUTBOX_MAX_MB) is {self.max_bytes / 1e6:.0f} MB; new predictions are "
+                "refused until the database is back and the backlog drains"
+            )
 
     # -- draining --------------------------------------------------------------------------------
 
@@ -433,6 +497,8 @@ class Outbox:
                 with _transaction(conn):
                     yield conn
             except sqlite3.Error as err:
+                if getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise LocalStorageFullError(f"local storage full: {what} {self.path}: {err}") from None
                 raise OutboxError(f"{what} {self.path}: {err}") from None
 
     @contextlib.contextmanager

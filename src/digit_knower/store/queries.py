@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, func, select, update
+from sqlalchemy import Connection, Row, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digit_knower.store.records import ModelCardSummary, PredictionRecord, Stats
@@ -32,23 +32,61 @@ def insert_predictions(connection: Connection, records: Sequence[PredictionRecor
         connection.execute(statement, [record.model_dump() for record in records])
 
 
-def set_label(connection: Connection, prediction_id: uuid.UUID, label: int, at: datetime) -> ResultRow | None:
-    """The labelled row, or None when no prediction has this id (one statement: no read-then-write)."""
+def set_label(
+    connection: Connection,
+    prediction_id: uuid.UUID,
+    label: int,
+    at: datetime,
+    owner: str | None = None,
+    by: str | None = None,
+) -> ResultRow | None:
+    """The row as it stands after the label, or None when no prediction has this id (of `owner`,
+    when given). A label never replaces a newer one: a label given at `at` that finds a later
+    label on the row (one replayed late from an outbox, say) leaves it, and the row is returned as
+    it is. One statement for the write: no read-then-write race."""
+    c = predictions.c
     statement = (
         update(predictions)
-        .where(predictions.c.id == prediction_id)
-        .values(true_label=label, labelled_at=at)
+        .where(_of(prediction_id, owner))
+        .where(c.labelled_at.is_(None) | (c.labelled_at <= at))
+        .values(true_label=label, labelled_at=at, labelled_by=by)
         .returning(*predictions.c)
     )
-    return connection.execute(statement).first()
+    row = connection.execute(statement).first()
+    return row if row is not None else get(connection, prediction_id, owner)
 
 
-def get(connection: Connection, prediction_id: uuid.UUID) -> ResultRow | None:
-    return connection.execute(select(predictions).where(predictions.c.id == prediction_id)).first()
+def get(connection: Connection, prediction_id: uuid.UUID, owner: str | None = None) -> ResultRow | None:
+    """The row, or None when no prediction has this id (of `owner`, when given)."""
+    return connection.execute(select(predictions).where(_of(prediction_id, owner))).first()
 
 
-def recent(connection: Connection, limit: int, offset: int, labelled: bool | None) -> list[ResultRow]:
+def delete_prediction(connection: Connection, prediction_id: uuid.UUID, owner: str | None = None) -> bool:
+    """Whether a row (of `owner`, when given) was deleted."""
+    return connection.execute(delete(predictions).where(_of(prediction_id, owner))).rowcount > 0
+
+
+def prune_pictures(connection: Connection, before: datetime) -> int:
+    """Drop the picture of every prediction made before `before`; how many pictures went."""
+    c = predictions.c
+    statement = (
+        update(predictions).where(c.created_at < before, c.model_input.is_not(None)).values(model_input=None)
+    )
+    return connection.execute(statement).rowcount
+
+
+def _of(prediction_id: uuid.UUID, owner: str | None) -> Any:
+    """The condition for this id, and for `owner`'s row only when an owner is given."""
+    condition = predictions.c.id == prediction_id
+    return condition if owner is None else condition & (predictions.c.owner == owner)
+
+
+def recent(
+    connection: Connection, limit: int, offset: int, labelled: bool | None, owner: str | None = None
+) -> list[ResultRow]:
     statement = select(predictions)
+    if owner is not None:
+        statement = statement.where(predictions.c.owner == owner)
     if labelled is not None:
         label = predictions.c.true_label
         statement = statement.where(label.is_not(None) if labelled else label.is_(None))

@@ -18,7 +18,8 @@ from digit_knower.store.ids import uuid7
 MODEL_INPUT_SIDE = 28
 MODEL_INPUT_BYTES = MODEL_INPUT_SIDE * MODEL_INPUT_SIDE
 
-Source = Literal["web", "api"]
+# Where a prediction came from: the page's canvas, the page's uploader, or the API.
+Source = Literal["web", "upload", "api"]
 Digit = Annotated[int, Field(ge=0, le=9)]
 # The reader's verdicts (digit_knower.reader.predictor.Verdict); rows logged before verdicts existed
 # have none.
@@ -47,10 +48,11 @@ class PredictionRecord(BaseModel):
     probabilities: list[Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]] = Field(
         min_length=10, max_length=10
     )
-    model_input: bytes = Field(
+    model_input: bytes | None = Field(
         min_length=MODEL_INPUT_BYTES,
         max_length=MODEL_INPUT_BYTES,
-        description="the 28x28 uint8 picture the model saw, row-major, white ink on black (base64 in JSON)",
+        description="the 28x28 uint8 picture the model saw, row-major, white ink on black (base64 in "
+        "JSON); null once retention pruned it",
     )
     latency_ms: float = Field(ge=0.0, allow_inf_nan=False)
     true_label: Digit | None = None
@@ -63,6 +65,13 @@ class PredictionRecord(BaseModel):
         max_length=64,
         description="the digits read, left to right; null for rows logged before verdicts",
     )
+    owner: str | None = Field(
+        default=None,
+        max_length=100,
+        description="who made it: an API key's name, 'page:<session>' for the page; null for rows "
+        "logged before owners were kept",
+    )
+    labelled_by: str | None = Field(default=None, max_length=100, description="who gave the label")
 
     @field_validator("probabilities")
     @classmethod
@@ -73,7 +82,13 @@ class PredictionRecord(BaseModel):
 
     @classmethod
     def from_prediction(
-        cls, prediction: Any, *, source: Source, latency_ms: float, at_ns: int | None = None
+        cls,
+        prediction: Any,
+        *,
+        source: Source,
+        latency_ms: float,
+        at_ns: int | None = None,
+        owner: str | None = None,
     ) -> PredictionRecord:
         """A new record, with a fresh UUIDv7, for a `digit_knower.Prediction`."""
         import numpy as np
@@ -94,16 +109,21 @@ class PredictionRecord(BaseModel):
             latency_ms=float(latency_ms),
             verdict=prediction.verdict,
             digits=[int(d) for d in prediction.digits],
+            owner=owner,
         )
 
     def model_input_array(self) -> Any:
-        """The model input as a (28, 28) uint8 numpy array, e.g. to turn drawings into training data."""
+        """The model input as a (28, 28) uint8 numpy array, e.g. to turn drawings into training data.
+        ValueError once retention pruned the picture."""
         import numpy as np
 
+        if self.model_input is None:
+            raise ValueError(f"the picture of prediction {self.id} was pruned (retention)")
         return np.frombuffer(self.model_input, dtype=np.uint8).reshape(MODEL_INPUT_SIDE, MODEL_INPUT_SIDE)
 
-    def with_label(self, label: int, labelled_at: datetime) -> PredictionRecord:
-        return self.model_copy(update={"true_label": label, "labelled_at": _to_utc(labelled_at)})
+    def with_label(self, label: int, labelled_at: datetime, by: str | None = None) -> PredictionRecord:
+        update = {"true_label": label, "labelled_at": _to_utc(labelled_at), "labelled_by": by}
+        return self.model_copy(update=update)
 
 
 def _accuracy(correct: int, labelled: int) -> float | None:

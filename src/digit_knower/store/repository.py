@@ -32,9 +32,9 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, text
 from sqlalchemy import exc as sa_exc
 
+from digit_knower.store import api_keys as keys
 from digit_knower.store import deployments as lifecycle
 from digit_knower.store import queries, schema
 from digit_knower.store.engine import (
@@ -151,7 +152,7 @@ class Store:
         self.engine = make_engine(self.url)
         self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         outbox_path = Path(outbox_path) if outbox_path else self._default_outbox_path()
-        self.outbox = Outbox(outbox_path, self.fingerprint)
+        self.outbox = Outbox(outbox_path, self.fingerprint, max_bytes=_outbox_cap())
         self._backoff = Backoff(retry_after_s, retry_at_most_s)
         # After the database refused outbox entries: the pause before they are tried again.
         self._refusal_pause = Backoff(retry_after_s, retry_at_most_s)
@@ -222,18 +223,39 @@ class Store:
         self._remember(record)
         await self._writer.submit_async(record)
 
-    def set_true_label(self, prediction_id: uuid.UUID | str, label: int) -> PredictionRecord:
-        """Record what the digit really was; a second label replaces the first."""
+    def set_true_label(
+        self,
+        prediction_id: uuid.UUID | str,
+        label: int,
+        *,
+        owner: str | None = None,
+        by: str | None = None,
+    ) -> PredictionRecord:
+        """Record what the digit really was; a later label replaces an earlier one, never the
+        reverse. `owner`: label only this owner's prediction (UnknownPredictionError for anyone
+        else's, as for an unknown id, so that ids do not leak); None: any (an admin). `by`: who
+        gives the label, kept in `labelled_by` (default: the owner)."""
         label = _valid_label(label)
         prediction_id = _as_uuid(prediction_id)
+        by = owner if by is None else by
         at = datetime.now(UTC)
         if self._flush_if_due() or self._nothing_queued_for(prediction_id):
-            reached, row = self._attempt(queries.set_label, prediction_id, label, at)
+            reached, row = self._attempt(queries.set_label, prediction_id, label, at, owner, by)
             if reached:
                 if row is None:
-                    raise UnknownPredictionError(f"no prediction has the id {prediction_id}")
+                    raise _unknown(prediction_id)
                 return self._remember(queries.to_record(row))
-        return self._queue_label(prediction_id, label, at)
+        return self._queue_label(prediction_id, label, at, owner, by)
+
+    def delete_prediction(self, prediction_id: uuid.UUID | str, *, owner: str | None = None) -> None:
+        """Delete a prediction, picture, label and all. `owner`: only this owner's (anyone else's
+        is UnknownPredictionError, as an unknown id is); None: any (an admin). Needs the database:
+        DatabaseUnavailableError while it is away (nothing is deleted)."""
+        prediction_id = _as_uuid(prediction_id)
+        if not self._read(queries.delete_prediction, prediction_id, owner):
+            raise _unknown(prediction_id)
+        with self._recent_lock:
+            self._recent.pop(prediction_id, None)
 
     def register_model(self, card: dict[str, Any]) -> None:
         """Add a trained model to `model_versions`; a model already there is left as it is."""
@@ -251,36 +273,73 @@ class Store:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def get(self, prediction_id: uuid.UUID | str) -> PredictionRecord:
+    def get(self, prediction_id: uuid.UUID | str, *, owner: str | None = None) -> PredictionRecord:
+        """One prediction. `owner`: only this owner's (anyone else's is UnknownPredictionError,
+        as an unknown id is); None: any (an admin)."""
         prediction_id = _as_uuid(prediction_id)
         self._flush_if_due()
-        reached, row = self._attempt(queries.get, prediction_id) if self._backoff.ready() else (False, None)
+        reached, row = (
+            self._attempt(queries.get, prediction_id, owner) if self._backoff.ready() else (False, None)
+        )
         if row is not None:
             return queries.to_record(row)
-        # Not in the database (yet): it may still wait in the outbox.
-        local = self._local_record(prediction_id)
-        if local is not None:
+        # Not in the database (yet): it may still wait in the outbox. This process's memory of
+        # the predictions it logged counts only while the database cannot say: a prediction
+        # deleted through another process must not come back from it.
+        local = self._local_record(prediction_id, remembered=not reached)
+        if local is not None and (owner is None or local.owner == owner):
             return local
         if reached:
-            raise UnknownPredictionError(f"no prediction has the id {prediction_id}")
+            raise _unknown(prediction_id)
         raise self._unavailable()
 
     def recent(
-        self, limit: int = 20, offset: int = 0, labelled: bool | None = None
+        self, limit: int = 20, offset: int = 0, labelled: bool | None = None, *, owner: str | None = None
     ) -> list[PredictionRecord]:
-        """Newest first. `labelled`: only labelled (True), only unlabelled (False), or all (None)."""
+        """Newest first. `labelled`: only labelled (True), only unlabelled (False), or all (None).
+        `owner`: only this owner's predictions; None: everyone's (an admin)."""
         if limit < 0 or offset < 0:
             raise ValueError(f"limit and offset must be 0 or more, not {limit} and {offset}")
-        return [queries.to_record(row) for row in self._read(queries.recent, limit, offset, labelled)]
+        rows = self._read(queries.recent, limit, offset, labelled, owner)
+        return [queries.to_record(row) for row in rows]
+
+    def prune(self, older_than: timedelta) -> int:
+        """Drop the pictures (`model_input`) of predictions older than `older_than`, keeping their
+        digit, verdict, label and owner for the statistics; how many pictures were dropped."""
+        if older_than <= timedelta(0):
+            raise ValueError(f"the age to prune at must be more than 0, not {older_than}")
+        return self._read(queries.prune_pictures, datetime.now(UTC) - older_than)
 
     def stats(self) -> Stats:
         return self._read(queries.stats)
 
+    # -- API keys (store/keys.py) ---------------------------------------------------------
+
+    def create_api_key(
+        self, name: str, scopes: Iterable[str], *, trusted: bool = False
+    ) -> tuple[keys.ApiKey, str]:
+        """A new key: (the key, its token). Only the token's hash is kept: show it now or never."""
+        name, chosen = keys.valid_name(name), keys.valid_scopes(scopes)
+        return self._read(keys.create, name, chosen, trusted, datetime.now(UTC))
+
+    def list_api_keys(self) -> list[keys.ApiKey]:
+        """Every key, revoked ones included, by name."""
+        return self._read(keys.listing)
+
+    def revoke_api_key(self, name: str) -> keys.ApiKey:
+        """Stop a key for good (its name is never given again); UnknownApiKeyError for no such key."""
+        return self._read(keys.revoke, name, datetime.now(UTC))
+
     # -- the model lifecycle: what it learns from, and which model serves (store/lifecycle.py) --
 
-    def labelled_feedback(self) -> list[lifecycle.Feedback]:
-        """Every labelled one-digit prediction with the input the model saw, oldest first."""
-        return self._read(lifecycle.labelled_feedback)
+    def labelled_feedback(self, *, trusted_only: bool = True) -> list[lifecycle.Feedback]:
+        """Every labelled one-digit prediction with the input the model saw, oldest first: those
+        whose label is trusted (see `lifecycle.feedback`), or all with `trusted_only=False`."""
+        return self._read(lifecycle.labelled_feedback, trusted_only)
+
+    def untrusted_labels(self) -> int:
+        """How many labelled predictions retraining leaves out, their labels not being trusted."""
+        return self._read(lifecycle.untrusted_labels)
 
     def serving_version(self) -> str | None:
         """The version deployed to serve; None while none was (each process serves its own)."""
@@ -316,8 +375,10 @@ class Store:
         return self.outbox.status().dead_letters
 
     def outbox_problem(self) -> str | None:
-        """None when a record could be queued in the outbox now, else why not (one line)."""
-        return self.outbox.check_writable()
+        """None when a record could be queued in the outbox now, else why not (one line, starting
+        "local storage full" when the outbox is at its cap or its disk is full): a real write in
+        its folder, room to spare, and the outbox file itself writable."""
+        return self.outbox.storage_problem() or self.outbox.check_writable()
 
     def flush_outbox(self, *, wait_s: float = 0.0, on_retry: Callable[[str], None] | None = None) -> int:
         """Apply the backlog for this database now, in order; returns how many entries were applied.
@@ -568,7 +629,10 @@ class Store:
     def _apply_queued_label(self, connection: Connection, entry: Entry) -> None:
         label = json.loads(entry.payload)
         at = datetime.fromisoformat(label["labelled_at"])
-        if queries.set_label(connection, uuid.UUID(entry.key), label["true_label"], at) is None:
+        # Its owner was checked when it was queued; a newer label on the row (given directly
+        # meanwhile, through another replica) stays (queries.set_label).
+        by = label.get("labelled_by")
+        if queries.set_label(connection, uuid.UUID(entry.key), label["true_label"], at, by=by) is None:
             # Its prediction may still be on its way (queued behind it), or was refused: the label
             # is tried again, and set aside with its prediction, never dropped.
             raise _RefusedEntry(f"{self.where} has no prediction with the id {entry.key}")
@@ -590,29 +654,35 @@ class Store:
             and self.outbox.latest("label", key) is None
         )
 
-    def _queue_label(self, prediction_id: uuid.UUID, label: int, at: datetime) -> PredictionRecord:
+    def _queue_label(
+        self, prediction_id: uuid.UUID, label: int, at: datetime, owner: str | None, by: str | None
+    ) -> PredictionRecord:
         record = self._local_record(prediction_id)
         if record is None:
             raise DatabaseUnavailableError(
                 f"{self.where} cannot be reached, so prediction {prediction_id} cannot be checked; "
                 "the label was not kept, try again shortly"
             )
-        payload = json.dumps({"true_label": label, "labelled_at": at.isoformat()})
+        if owner is not None and record.owner != owner:
+            raise _unknown(prediction_id)
+        payload = json.dumps({"true_label": label, "labelled_at": at.isoformat(), "labelled_by": by})
         self._queue("label", [(str(prediction_id), payload)])
-        return self._remember(record.with_label(label, at))
+        return self._remember(record.with_label(label, at, by))
 
-    def _local_record(self, prediction_id: uuid.UUID) -> PredictionRecord | None:
-        """This process's copy of a prediction (with its latest queued label), if it has one."""
+    def _local_record(self, prediction_id: uuid.UUID, *, remembered: bool = True) -> PredictionRecord | None:
+        """This process's copy of a prediction (with its latest queued label), if it has one: in
+        the outbox, or (`remembered`) among the last predictions it logged."""
         key = str(prediction_id)
         queued = self.outbox.latest("prediction", key)
         record = PredictionRecord.model_validate_json(queued) if queued else None
-        if record is None:
+        if record is None and remembered:
             with self._recent_lock:
                 record = self._recent.get(prediction_id)
         label = self.outbox.latest("label", key)
         if record is not None and label is not None:
             values = json.loads(label)
-            record = record.with_label(values["true_label"], datetime.fromisoformat(values["labelled_at"]))
+            at = datetime.fromisoformat(values["labelled_at"])
+            record = record.with_label(values["true_label"], at, values.get("labelled_by"))
         return record
 
     def _remember(self, record: PredictionRecord) -> PredictionRecord:
@@ -683,6 +753,18 @@ def _once_more_if_dropped(call: Callable[[], T]) -> T:
         if not err.connection_invalidated:
             raise
     return call()
+
+
+def _outbox_cap() -> int | None:
+    """DIGIT_KNOWER_OUTBOX_MAX_MB in bytes; None when unset."""
+    from digit_knower.settings import get_settings
+
+    cap = get_settings().outbox_max_mb
+    return None if cap is None else int(cap * 1_000_000)
+
+
+def _unknown(prediction_id: uuid.UUID) -> UnknownPredictionError:
+    return UnknownPredictionError(f"no prediction has the id {prediction_id}")
 
 
 def _valid_label(label: Any) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -83,18 +84,23 @@ class PredictionRow(Base):
     digit: Mapped[int] = mapped_column(SmallInteger)
     confidence: Mapped[float] = mapped_column(Float)
     probabilities: Mapped[list[float]] = mapped_column(Json)
-    model_input: Mapped[bytes] = mapped_column(LargeBinary)
+    # Null once pruned (`db prune`, DIGIT_KNOWER_RETENTION_DAYS): the picture goes, the figures stay.
+    model_input: Mapped[bytes | None] = mapped_column(LargeBinary)
     latency_ms: Mapped[float] = mapped_column(Float)
     true_label: Mapped[int | None] = mapped_column(SmallInteger)
     labelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Null in rows logged before the reader gave verdicts (migration 0002).
     verdict: Mapped[str | None] = mapped_column(String(16))
     digits: Mapped[list[int] | None] = mapped_column(Json)
+    # Who made the prediction and who gave its label: an API key's name, "page:<session>", or the
+    # admin key's DIGIT_KNOWER_API_KEY. Null in rows logged before migration 0005.
+    owner: Mapped[str | None] = mapped_column(String(100))
+    labelled_by: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (
         CheckConstraint("digit BETWEEN 0 AND 9", name="digit_0_9"),
         CheckConstraint("true_label BETWEEN 0 AND 9", name="true_label_0_9"),
-        CheckConstraint("source IN ('web', 'api')", name="source"),
+        CheckConstraint("source IN ('web', 'api', 'upload')", name="source"),
         CheckConstraint("confidence BETWEEN 0 AND 1", name="confidence_0_1"),
         CheckConstraint("latency_ms >= 0", name="latency_ms"),
         CheckConstraint("length(model_input) = 784", name="model_input_784"),
@@ -111,7 +117,24 @@ class PredictionRow(Base):
         ),
         # stats(): one GROUP BY over these four columns, answered from the index alone.
         Index("ix_predictions_stats", "model_version", "true_label", "digit", "verdict"),
+        # recent(owner=...): one client's own rows, newest first.
+        Index("ix_predictions_owner_created_at", "owner", "created_at"),
     )
+
+
+class ApiKeyRow(Base):
+    """One scoped API key (`digit-knower keys create`). Only the SHA-256 of the key is kept: the key
+    itself is shown once, at creation. A revoked key stays, so that its name, which the predictions
+    and labels it made carry, is never given to another key."""
+
+    __tablename__ = "api_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(64))  # comma-separated, e.g. "predict,label"
+    trusted: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotencyKeyRow(Base):
@@ -165,3 +188,4 @@ predictions = _table(PredictionRow)
 model_versions = _table(ModelVersionRow)
 idempotency_keys = _table(IdempotencyKeyRow)
 deployments = _table(DeploymentRow)
+api_keys = _table(ApiKeyRow)

@@ -12,6 +12,7 @@ import socket
 import sys
 from pathlib import Path
 
+from digit_knower.serving import exposure
 from digit_knower.settings import get_settings
 
 PAGE = Path(__file__).with_name("app.py")
@@ -23,8 +24,11 @@ MISSING_WEB_EXTRA = (
 
 # Serving is not developing: no browser to open, no file watcher (it would crawl the
 # installed packages, torch among them, and reload on edits), no usage telemetry, no
-# developer menu and no stack traces in front of users. The dark theme frames the
-# white-on-black canvas.
+# developer menu and no stack traces in front of users. The page is light or dark as the
+# visitor's system is, and its colours pass contrast on both (app.py's style): no theme base,
+# and the accent set for the light and the dark theme each. Set in [theme] itself, it would
+# make one custom theme, light whatever the system says (seen in Chromium with Streamlit 1.67;
+# tests/e2e/test_page_theme_in_chromium.py).
 _FIXED_OPTIONS = {
     "server.headless": "true",
     "server.fileWatcherType": "none",
@@ -33,8 +37,8 @@ _FIXED_OPTIONS = {
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "minimal",
     "client.showErrorDetails": "none",
-    "theme.base": "dark",
-    "theme.primaryColor": "#4f8cff",
+    "theme.light.primaryColor": "#4f8cff",
+    "theme.dark.primaryColor": "#4f8cff",
 }
 
 
@@ -60,7 +64,7 @@ def listen_problem(host: str, port: int) -> str | None:
         )[0]
     except socket.gaierror:
         return (
-            f"--host {host} is not a known address: use 0.0.0.0 (everyone) or 127.0.0.1 (this machine only)."
+            f"--host {host} is not a known address: use 127.0.0.1 (this machine only) or 0.0.0.0 (everyone)."
         )
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -86,9 +90,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "answer and can give the true label, with the history and live accuracy below. It runs "
         "headless (open the printed URL yourself) with no file watcher. Predictions go to "
         "DATABASE_URL (PostgreSQL: run `digit-knower db upgrade` first), or else to the embedded "
-        "SQLite file; the model comes from DIGIT_KNOWER_MODEL_DIR (default: the shipped model).",
+        "SQLite file; the model comes from DIGIT_KNOWER_MODEL_DIR (default: the shipped model). "
+        "It listens on 127.0.0.1 (this machine only) unless --host says otherwise, and warns, in "
+        "its log and on the page, when it listens beyond this machine with no API key set.",
     )
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    parser.add_argument(
+        "--host",
+        default=exposure.LOCAL_HOST,
+        help="address to listen on, the metrics port's too; 0.0.0.0: every network of this machine",
+    )
     parser.add_argument("--port", type=int, default=8501, help="port to listen on")
 
 
@@ -101,6 +111,13 @@ def main(args: argparse.Namespace) -> int:
     if problem:
         print(f"digit-knower serve: {problem}", file=sys.stderr)
         return 2
+    placeholder = exposure.placeholder_problem(get_settings())
+    if placeholder:
+        print(f"digit-knower serve: {placeholder}", file=sys.stderr)
+        return 2
+    warning = exposure_warning(args.host)
+    if warning:
+        print(f"digit-knower serve: WARNING: {warning}", file=sys.stderr)
     serve_metrics(args.host)
     from streamlit.web import cli as streamlit_cli
 
@@ -110,6 +127,24 @@ def main(args: argparse.Namespace) -> int:
         args=streamlit_argv(args.host, args.port), prog_name="streamlit", standalone_mode=False
     )
     return 0
+
+
+def exposed_without_key(host: str) -> bool:
+    """The page listens on `host` beyond this machine, and no API key is set: the deployment has
+    not been locked. The page reads its own address with st.get_option("server.address")."""
+    return exposure.exposed_without_key(host, get_settings())
+
+
+def exposure_warning(host: str) -> str | None:
+    """The warning for the log and the page when exposed_without_key(host), in words; else None."""
+    if not exposed_without_key(host):
+        return None
+    return (
+        f"this page listens on {host}, reachable from other machines, with no API key set "
+        "(DIGIT_KNOWER_API_KEY): nothing is locked, and anyone who reaches the page can draw and "
+        "give labels. Before opening it to people you do not trust, serve it on "
+        f"{exposure.LOCAL_HOST} (the default) behind a proxy, and set a key: {exposure.NEW_KEY}."
+    )
 
 
 def serve_metrics(host: str) -> None:

@@ -85,6 +85,23 @@ checkov.io/skip5: "CKV_K8S_9=A run-to-completion job serves nothing: no readines
 {{- end }}
 {{- end }}
 
+{{/*
+The API key, for the api and web pods, from a Secret made beforehand. Both listen on 0.0.0.0 in
+the pod: `api` refuses to start there with no key, and `serve` warns. With no Secret the install
+fails here, unless apiKey.insecureNoKey says so for a demo.
+*/}}
+{{- define "digit-knower.apiKeyEnv" -}}
+{{- if .Values.apiKey.existingSecret -}}
+- name: DIGIT_KNOWER_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.apiKey.existingSecret }}
+      key: {{ .Values.apiKey.existingSecretKey }}
+{{- else if not .Values.apiKey.insecureNoKey }}
+{{- fail "apiKey.existingSecret is empty: name a Secret that holds the API key (kubectl create secret generic digit-knower-api-key --from-literal=api-key=$(openssl rand -hex 32)), or set apiKey.insecureNoKey=true for a demo open to anyone who reaches it" }}
+{{- end }}
+{{- end }}
+
 {{/* The writable folders of a container whose root filesystem is read-only. */}}
 {{- define "digit-knower.volumeMounts" -}}
 - name: state
