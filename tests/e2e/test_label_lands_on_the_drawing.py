@@ -103,10 +103,15 @@ def test_clear_retires_the_answer_so_no_label_lands_on_the_wrong_drawing(tmp_pat
             seven = uuid.UUID(page.shown_record_id())
             assert "it is a 7, so the model was right" in page.submit_label(7)
             assert [(r.id, r.true_label) for r in store.recent()] == [(seven, 7), (three, None)]
+            # Saved, the page moves on: a clean canvas, and no answer left to label.
+            assert page.page.get_by_test_id("dk-answer").count() == 0
+            assert picker_count(page) == 0
 
+            page.draw(STROKES[7]())
+            assert page.predict()[0] == "7"
             page.draw(CROSS_BAR)  # a new stroke, without Clear, retires the answer as well
             wait_for_retired_answer(page)
             assert_answer_retired(page)
         finally:
             browser.close()
-    assert [(r.digit, r.true_label) for r in store.recent()] == [(7, 7), (3, None)]
+    assert [(r.digit, r.true_label) for r in store.recent()] == [(7, None), (7, 7), (3, None)]

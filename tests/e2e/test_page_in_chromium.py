@@ -78,9 +78,10 @@ def test_draw_predict_and_label_three_digits(
                 assert shown == str(digit), f"drew a {digit}, the page said {shown}"
                 assert page.message() == f"It's a {digit}."
 
+                record_id = uuid.UUID(page.shown_record_id())
                 confirmation = page.submit_label(digit)
                 assert f"it is a {digit}" in confirmation
-                row = store.get(uuid.UUID(page.shown_record_id()))
+                row = store.get(record_id)
                 assert (row.digit, row.true_label, row.source) == (digit, digit, "web")
             page.wait_until_idle()
             page.page.wait_for_timeout(500)  # charts redraw just after the run; the artefact shows them

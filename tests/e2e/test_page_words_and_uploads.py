@@ -2,7 +2,8 @@
 
 A drawn 1 is answered with the reader's words and the three likeliest digits with their
 probabilities. A text file renamed .png is called no picture in plain words (never a Python
-class name), the uploader names its size limit, and removing an uploaded file retires its answer.
+class name), the uploader names its size limit, a file over it is refused in words on the page
+(not only as a red chip), and removing an uploaded file retires its answer.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def test_upload_problems_are_said_in_words_and_removing_the_file_retires_its_ans
             page.page.screenshot(path=str(ARTIFACTS / "e2e-upload-not-a-picture.png"))
 
             page = DigitPage(browser.new_page(viewport={"width": 1280, "height": 900}), server.url)
+            refuse_a_file_over_the_limit(page)
+
+            page = DigitPage(browser.new_page(viewport={"width": 1280, "height": 900}), server.url)
             upload(page.page, "one.png", one_png(), "image/png")
             assert page.predict(button="predict_upload")[0] == "1"
             answer = page.page.get_by_test_id("dk-answer")
@@ -76,6 +80,24 @@ def test_upload_problems_are_said_in_words_and_removing_the_file_retires_its_ans
             expect(page.page.get_by_test_id("dk-read-again")).to_be_visible()
         finally:
             browser.close()
+
+
+def refuse_a_file_over_the_limit(page: DigitPage) -> None:
+    """An 11.5 MB file (as the uploader's chip shows it): the browser refuses it, Python never sees
+    it, and the page says why in words under the uploader until the file is removed."""
+    page.page.get_by_role("tab", name="Upload").click()
+    too_big = one_png() + b"\0" * (11 * 2**20)
+    page.page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "big.png", "mimeType": "image/png", "buffer": too_big}]
+    )
+    refused = page.page.get_by_test_id("dk-refused")
+    expect(refused).to_be_visible()
+    expect(refused).to_have_text(
+        f"The file is 11.5 MB: the page takes pictures up to {SERVED_LIMIT_MB} MB. Send a smaller one."
+    )
+    page.page.screenshot(path=str(ARTIFACTS / "e2e-upload-too-big.png"))
+    page.page.get_by_test_id("stFileChipDeleteBtn").first.click()
+    expect(refused).to_be_hidden()
 
 
 def one_png() -> bytes:

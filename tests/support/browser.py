@@ -106,6 +106,7 @@ class DigitPage:
         self.wait_until_idle()
 
     def draw(self, strokes: list[list[Point]]) -> None:
+        self.wait_for_canvas_in_view()
         box = self.canvas.bounding_box()
         assert box is not None, "the canvas is not visible"
         scale = box["width"] / 280
@@ -118,6 +119,19 @@ class DigitPage:
                 mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=2)
             mouse.up()
         self.assert_canvas_has_ink()
+
+    def wait_for_canvas_in_view(self) -> None:
+        """Wait until the whole canvas is in the window, as a person does before drawing: after a
+        saved label the page scrolls back up to a clean canvas."""
+        try:
+            self.page.wait_for_function(
+                "(c) => { const b = c.getBoundingClientRect();"
+                " return b.top >= -1 && b.bottom <= innerHeight + 1; }",
+                arg=self.canvas.element_handle(timeout=RESULT_TIMEOUT_MS),
+                timeout=RESULT_TIMEOUT_MS,
+            )
+        except PlaywrightTimeoutError:
+            raise self._stuck("the canvas never came into view") from None
 
     def assert_canvas_has_ink(self) -> None:
         """Fail at once, and say so, when the strokes missed the canvas (say, the page moved it
@@ -136,6 +150,7 @@ class DigitPage:
         page receives genuine pointer events of that type (and a finger could scroll the page
         instead of drawing, were `touch-action: none` missing).
         """
+        self.wait_for_canvas_in_view()
         box = self.canvas.bounding_box()
         assert box is not None, "the canvas is not visible"
         scale = box["width"] / 280
@@ -195,18 +210,19 @@ class DigitPage:
         return record
 
     def submit_label(self, label: int) -> str:
-        """Pick the true label, press Submit, and return the confirmation text."""
+        """Pick the true label, press Submit, and return the confirmation text (a toast: the page
+        moves on to a clean canvas once the label is saved)."""
         picker = self.page.locator("[class*='st-key-label-']")
         picker.get_by_role("radio", name=str(label), exact=True).click()
         self.page.locator(".st-key-submit_label button").click()
-        confirmation = self.page.get_by_test_id("stAlertContentSuccess").filter(
-            has_text=f"it is {article(label)} {label},"
-        )
+        confirmation = self.page.get_by_test_id("stToast").filter(has_text=f"it is {article(label)} {label},")
         try:
             confirmation.wait_for(timeout=RESULT_TIMEOUT_MS)
         except PlaywrightTimeoutError:
             raise self._stuck(f"no confirmation after submitting {label}") from None
-        return confirmation.inner_text()
+        text = confirmation.inner_text()
+        self.wait_until_idle()
+        return text
 
     def _stuck(self, what: str) -> AssertionError:
         """The failure to raise when the page did not answer: what it shows instead, in words and

@@ -64,3 +64,29 @@ def test_tooltips_give_the_counts_and_the_true_accuracy_not_the_stub() -> None:
     fields = {tip["field"]: tip for tip in spec["layer"][0]["encoding"]["tooltip"]}
     assert {"labelled", "right", "accuracy"} <= fields.keys()
     assert "bar" not in fields
+
+
+def test_history_says_the_verdict_in_words_and_shows_no_digit_for_a_drawing_turned_away() -> None:
+    probabilities = [0.0] * 10
+    probabilities[4], probabilities[9] = 0.6, 0.4
+    assert views.answer_words("not_a_digit", [], 4, probabilities) == "That doesn't look like a digit."
+    assert views.answer_words("several_digits", [4, 2], 4, probabilities) == "I see several digits: 4 2."
+    assert views.answer_words("digit", [4], 4, probabilities) == "Probably a 4; it could be a 9."
+    assert views.answer_words(None, None, 8, probabilities) == "Read as an 8."  # logged before verdicts
+
+
+def test_what_the_model_saw_has_words_for_one_picture_and_for_several() -> None:
+    assert views.saw_alt(1) == "What the model saw: a 28 by 28 picture of the digit"
+    assert views.saw_alt(3) == "What the model saw: 3 pictures of 28 by 28, one per digit, left to right"
+
+
+def test_the_charts_text_follows_the_light_and_the_dark_theme() -> None:
+    assert views.palette("light") is views.LIGHT and views.palette("dark") is views.DARK
+    assert views.palette(None) is views.DARK  # before the browser has said which
+    for colours in (views.LIGHT, views.DARK):
+        _, counts, _ = views.per_digit_chart(per_digit(d1=(4, 3)), colours).to_dict()["layer"]
+        assert counts["mark"]["color"] == colours.ink
+        cells, labels = views.confusion_chart([[1] * 10] * 10, colours).to_dict()["layer"]
+        assert (labels["mark"]["color"], cells["mark"]["stroke"]) == (colours.ink, colours.paper)
+    # Dark text on the light page's white, white text on the dark page's near-black.
+    assert views.LIGHT.ink != views.LIGHT.paper and views.DARK.ink == "#ffffff"

@@ -17,6 +17,7 @@ import streamlit as st
 from digit_knower.lifecycle.catalog import Catalog, VersionRow, catalog
 from digit_knower.serving.live_model import LiveModel
 from digit_knower.store import DatabaseError, DatabaseUnavailableError, Store
+from digit_knower.web import views
 
 _ROLE_COLOURS = {"before": "#5a6275", "after": "#4f8cff"}
 _ROLES = {"parent": "before", "candidate": "after"}
@@ -84,7 +85,9 @@ def retrain_frame(comparison: list[tuple[str, str, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["test set", "before", "after", "change"])
 
 
-def comparison_chart(comparison: list[tuple[str, str, float]]) -> alt.LayerChart:
+def comparison_chart(
+    comparison: list[tuple[str, str, float]], colours: views.Palette = views.DARK
+) -> alt.LayerChart:
     """Before (the parent) and after (the new version) side by side on each test set; bars from 0%."""
     frame = pd.DataFrame(
         [
@@ -115,7 +118,7 @@ def comparison_chart(comparison: list[tuple[str, str, float]]) -> alt.LayerChart
             legend=alt.Legend(title=None, orient="top"),
         ),
     )
-    labels = base.mark_text(dy=-6, fontSize=11, color="#ffffff").encode(
+    labels = base.mark_text(dy=-6, fontSize=11, color=colours.ink).encode(
         text=alt.Text("accuracy:Q", format=".1%")
     )
     return bars + labels
@@ -210,4 +213,4 @@ def models_panel(store: Store, live: LiveModel) -> None:
                 "after": st.column_config.TextColumn("after", help="The retrained version."),
             },
         )
-    st.altair_chart(comparison_chart(comparison), width="stretch")
+    st.altair_chart(comparison_chart(comparison, views.palette(st.context.theme.type)), width="stretch")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,11 +20,32 @@ import pandas as pd
 from PIL import Image
 
 from digit_knower.reader import classes
+from digit_knower.reader.verdict import describe, named
+from digit_knower.store.records import Verdict
 
 DIGITS = list(range(classes.DIGITS))
 _ACCENT = "#4f8cff"
 _MUTED = "#5a6275"
-_EMPTY_CELL = "#1c2233"
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The charts' colours that follow the page's theme (the system's light or dark): text drawn on
+    the page's background, the background itself, and a confusion-matrix cell with no drawings."""
+
+    ink: str
+    paper: str
+    empty_cell: str
+
+
+DARK = Palette(ink="#ffffff", paper="#0e1117", empty_cell="#1c2233")
+LIGHT = Palette(ink="#31333f", paper="#ffffff", empty_cell="#eef1f6")
+
+
+def palette(theme: str | None) -> Palette:
+    """The palette for Streamlit's theme type ("light", "dark"; None before the browser says): dark
+    unless light, the page's colours before it follows the system."""
+    return LIGHT if theme == "light" else DARK
 
 
 def enlarged(model_input: np.ndarray, scale: int = 8) -> Image.Image:
@@ -92,24 +114,31 @@ def _judged(record: Any) -> str:
     return "✓ right" if record.digit == record.true_label else "✗ wrong"
 
 
-def read_as(verdict: str | None, digits: Sequence[int] | None, digit: int) -> str:
-    """What the reader made of a drawing, in a few words: '4', '4?', 'not a digit', '4 2'."""
-    if verdict == "not_a_digit":
-        return "not a digit"
-    if verdict == "several_digits" and digits:
-        return " ".join(str(d) for d in digits)
-    return f"{digit}?" if verdict == "unsure" else str(digit)
+def answer_words(
+    verdict: Verdict | None, digits: Sequence[int] | None, digit: int, probabilities: Sequence[float]
+) -> str:
+    """What the reader said of a drawing, in the page's own words ('It's a 4.', 'That doesn't look
+    like a digit.'); a row logged before verdicts existed has only its digit."""
+    if verdict is None:
+        return f"Read as {named(digit)}."
+    return describe(verdict, digits, probabilities)
+
+
+def saw_alt(pictures: int) -> str:
+    """Alt text of the picture of what the model saw: `pictures` 28x28 inputs side by side."""
+    if pictures == 1:
+        return "What the model saw: a 28 by 28 picture of the digit"
+    return f"What the model saw: {pictures} pictures of 28 by 28, one per digit, left to right"
 
 
 def history_frame(records: Sequence[Any], timezone: str | None = None) -> pd.DataFrame:
-    """The latest predictions as a table: time, what the model saw, its digit and what the reader
-    made of the drawing, the confidence, the true label and whether the reader was right."""
+    """The latest predictions as a table: time, what the model saw, the reader's answer in words,
+    the confidence, the true label and whether the reader was right."""
     rows = [
         {
             "time": _local(r.created_at, timezone),
             "saw": _thumbnail_url(r.model_input),
-            "predicted": r.digit,
-            "read as": read_as(r.verdict, r.digits, r.digit),
+            "answer": answer_words(r.verdict, r.digits, r.digit, r.probabilities),
             "confidence": r.confidence,
             "true label": "" if r.true_label is None else str(r.true_label),
             "correct": _judged(r),
@@ -117,7 +146,7 @@ def history_frame(records: Sequence[Any], timezone: str | None = None) -> pd.Dat
         }
         for r in records
     ]
-    columns = ["time", "saw", "predicted", "read as", "confidence", "true label", "correct", "source"]
+    columns = ["time", "saw", "answer", "confidence", "true label", "correct", "source"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -144,7 +173,7 @@ def per_digit_frame(per_digit: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["digit", "labelled", "right", "accuracy", "bar", "label"])
 
 
-def per_digit_chart(per_digit: Sequence[Any]) -> alt.LayerChart:
+def per_digit_chart(per_digit: Sequence[Any], colours: Palette = DARK) -> alt.LayerChart:
     """Live accuracy for each true digit, bars from 0%, each labelled 'right/labelled'; 0% shows as a
     low stub, and a digit with no labelled drawings says 'no labels' instead of a bar."""
     frame = per_digit_frame(per_digit)
@@ -165,7 +194,7 @@ def per_digit_chart(per_digit: Sequence[Any]) -> alt.LayerChart:
     y = alt.Y("bar:Q", title="accuracy", scale=alt.Scale(domain=[0, 1], zero=True), axis=alt.Axis(format="%"))
     labelled = base.transform_filter(alt.datum.labelled > 0)
     bars = labelled.mark_bar(color=_ACCENT, cornerRadiusTopLeft=3, cornerRadiusTopRight=3).encode(y=y)
-    counts = labelled.mark_text(dy=-7, fontSize=12, color="#ffffff").encode(y=y, text="label:N")
+    counts = labelled.mark_text(dy=-7, fontSize=12, color=colours.ink).encode(y=y, text="label:N")
     # Written upward from the axis, muted: "nothing to measure", not a result.
     empty = (
         base.transform_filter(alt.datum.labelled == 0)
@@ -175,7 +204,7 @@ def per_digit_chart(per_digit: Sequence[Any]) -> alt.LayerChart:
     return bars + counts + empty
 
 
-def confusion_chart(confusion: Sequence[Sequence[int]]) -> alt.Chart:
+def confusion_chart(confusion: Sequence[Sequence[int]], colours: Palette = DARK) -> alt.LayerChart:
     """Heatmap of labelled predictions: rows are the true digit, columns what the model said."""
     # Field names avoid "true" and "count": Vega reads those as a literal and an aggregate.
     frame = pd.DataFrame(
@@ -189,13 +218,13 @@ def confusion_chart(confusion: Sequence[Sequence[int]]) -> alt.Chart:
         x=alt.X("predicted:O", title="predicted", axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("actual:O", title="true label"),
     )
-    cells = base.mark_rect(stroke="#0e1117", strokeWidth=1).encode(
-        color=alt.Color("drawings:Q", scale=alt.Scale(range=[_EMPTY_CELL, _ACCENT]), legend=None),
+    cells = base.mark_rect(stroke=colours.paper, strokeWidth=1).encode(
+        color=alt.Color("drawings:Q", scale=alt.Scale(range=[colours.empty_cell, _ACCENT]), legend=None),
         tooltip=[alt.Tooltip("actual:O", title="true label"), "predicted:O", "drawings:Q"],
     )
     # Counts are written in the cells: colour alone hides small numbers.
     labels = (
-        base.mark_text(fontSize=13, color="#ffffff")
+        base.mark_text(fontSize=13, color=colours.ink)
         .encode(text="drawings:Q")
         .transform_filter(alt.datum.drawings > 0)
     )
