@@ -12,6 +12,10 @@ model and its verdicts. Prints, with the sizes of the sets:
 - digits touching an edge or a corner vs the same digits centred: accuracy, refusals;
 - non-digits: the share called "not_a_digit" or "unsure", per family;
 - several digits side by side: the share found, and the share with every digit right in order;
+- numbers written naturally (`reader_quality.number_set`): two or three MNIST validation digits
+  (the digits the reader's settings were chosen on) and test digits, 3, 2, 1 px apart at MNIST scale,
+  touching, and overlapping by 1-3 px: found, all right in order, "not a digit", per gap
+  (`--only numbers` prints just this);
 - latency: `predict` on a 280x280 canvas, preprocessing included (median of --latency-runs);
 - real people's pen-written digits (the validation rows of UCI's pen digits, drawn as canvas
   strokes): as curves, as polylines, and as curves at the writer's estimated width-to-height
@@ -34,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_knower.data.mnist import load_test
+from digit_knower.data.mnist import load_mnist, load_test
 from digit_knower.data.omniglot import load_omniglot
 from digit_knower.data.pendigits import load_pendigits
 from digit_knower.reader.classes import softmax
@@ -109,6 +113,24 @@ def several(predictor: Predictor, test, count: int) -> None:
         f"several digits side by side ({count}, two or three): {found:.2%} found, "
         f"{right:.2%} with every digit right, in order"
     )
+
+
+def numbers(predictor: Predictor, data_dir: Path, count: int) -> None:
+    mnist_data = load_mnist(data_dir, download=False)
+    print(f"numbers written naturally ({count} per gap, 2-3 digits; found / all right / 'not_a_digit'):")
+    for name, digits in (("validation", quality.validation_digits(mnist_data)), ("test", mnist_data.test)):
+        figures = []
+        for gap in quality.NUMBER_GAPS:
+            drawings = quality.number_set(digits, gap, count)
+            read = quality.read(predictor, drawings)
+            found, right = (
+                quality.share(read, ("several_digits",)),
+                quality.all_digits_right(read, drawings.labels),
+            )
+            figures.append(
+                f"{gap:+d} px {found:.1%} / {right:.1%} / {quality.share(read, ('not_a_digit',)):.1%}"
+            )
+        print(f"  {name + ' digits':<18} " + "; ".join(figures))
 
 
 def latency(predictor: Predictor, test, runs: int) -> None:
@@ -201,6 +223,8 @@ def main() -> None:
     )
     parser.add_argument("--nondigits", type=int, default=3000, help="non-digit drawings")
     parser.add_argument("--several", type=int, default=1000, help="pictures of several digits")
+    parser.add_argument("--numbers", type=int, default=500, help="numbers written naturally, per gap")
+    parser.add_argument("--only", choices=("numbers",), help="print only this section")
     parser.add_argument("--latency-runs", type=int, default=2000, help="timed predict calls")
     parser.add_argument("--omniglot", type=int, default=1000, help="Omniglot validation drawings")
     args = parser.parse_args()
@@ -208,11 +232,15 @@ def main() -> None:
     predictor = Predictor.from_dir(args.model_dir)
     test = load_test(args.data_dir, download=False)
     print(f"model {predictor.model_version} ({args.model_dir}); thresholds {predictor.thresholds}")
+    if args.only == "numbers":
+        numbers(predictor, args.data_dir, args.numbers)
+        return
     mnist(predictor, args.model_dir, test)
     mouse_style(predictor, test, args.per_polarity)
     edges(predictor, test, args.edges_per_position)
     nondigits(predictor, test, args.nondigits)
     several(predictor, test, args.several)
+    numbers(predictor, args.data_dir, args.numbers)
     latency(predictor, test, args.latency_runs)
     pen_digits(predictor, args.data_dir)
     omniglot(predictor, args.data_dir, args.omniglot)

@@ -18,7 +18,7 @@ CLI = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "digit-knower"
 
 HELP = {
     (): ["train", "evaluate", "serve", "api", "retrain", "models", "db", "data"],
-    ("train",): ["--epochs", "--seed", "--batch-size", "--out", "--data-dir", "--threads", "ONNX"],
+    ("train",): ["--preset", "--epochs", "--seed", "--batch-size", "--out", "--data-dir", "--threads", "ONNX"],
     ("evaluate",): ["--model-dir", "--data-dir", "confusion matrix", "ONNX Runtime"],
     ("serve",): ["--host", "--port", "Streamlit"],
     ("api",): ["--host", "--port", "--workers"],
@@ -114,7 +114,7 @@ def test_each_command_line_goes_to_the_main_of_the_module_that_owns_it(
     monkeypatch.setattr(cli.command_module("serve"), "main", fake_main)
     assert main(["serve", "--port", "1234"]) == 7  # its exit status is the command's
     [args] = seen
-    assert (args.command, args.host, args.port) == ("serve", "0.0.0.0", 1234)
+    assert (args.command, args.host, args.port) == ("serve", "127.0.0.1", 1234)
 
 
 def test_nested_actions_show_their_defaults_too(capsys: pytest.CaptureFixture[str]) -> None:

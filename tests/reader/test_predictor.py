@@ -307,3 +307,73 @@ BAD_INPUT = {
 def test_bad_input_gets_a_clear_error(predictor: Predictor, make, error: type[ValueError], message: str):
     with pytest.raises(error, match=message):
         predictor.predict(make())
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers written naturally: digits a pixel or two apart, or touching (reader/cuts.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def number(digits: list[np.ndarray], gap: int, scale: int = 3) -> np.ndarray:
+    """MNIST digits in a row, `gap` pixels between their inked columns (negative: overlapping), on
+    a black margin, enlarged `scale` times as a canvas would give them."""
+    cropped = [
+        d[:, np.flatnonzero(d.max(axis=0) >= 26)[0] : np.flatnonzero(d.max(axis=0) >= 26)[-1] + 1]
+        for d in digits
+    ]
+    width = sum(c.shape[1] for c in cropped) + gap * (len(cropped) - 1)
+    row = np.zeros((36, width + 8), np.uint8)
+    left = 4
+    for c in cropped:
+        row[4:32, left : left + c.shape[1]] = np.maximum(row[4:32, left : left + c.shape[1]], c)
+        left += c.shape[1] + gap
+    return np.kron(row, np.ones((scale, scale), np.uint8))
+
+
+def first_of(mnist_test: Split, *labels: int) -> list[np.ndarray]:
+    return [mnist_test.images[np.flatnonzero(mnist_test.labels == label)[0]] for label in labels]
+
+
+@pytest.mark.parametrize("labels", [(4, 2), (4, 2, 7), (3, 5), (1, 9, 0)])
+@pytest.mark.parametrize("gap", [2, 0])
+def test_digits_two_pixels_apart_or_touching_are_read_as_several_in_order(
+    predictor: Predictor, mnist_test: Split, labels: tuple[int, ...], gap: int
+):
+    prediction = predictor.predict(number(first_of(mnist_test, *labels), gap))
+    assert prediction.verdict == "several_digits"
+    assert prediction.digits == labels
+    assert [p.verdict for p in prediction.parts] == ["digit"] * len(labels)
+
+
+def test_a_wide_single_digit_is_not_cut_apart(predictor: Predictor, mnist_test: Split):
+    for label in (0, 7, 2):
+        digit = first_of(mnist_test, label)[0]
+        wide = np.asarray(Image.fromarray(digit).resize((56, 28), Image.Resampling.BILINEAR))
+        prediction = predictor.predict(np.kron(wide, np.ones((4, 4), np.uint8)))
+        assert prediction.verdict != "several_digits", label
+    # A 7 with a long bar, twice as wide as it is high.
+    seven = np.zeros((100, 200), np.uint8)
+    seven[10:22, 10:190] = 255
+    for row in range(22, 95):
+        col = 180 - (row - 22) * 0.9
+        seven[row, int(col) - 6 : int(col) + 6] = 255
+    assert predictor.predict(seven).verdict != "several_digits"
+
+
+def test_a_very_wide_scribble_is_read_sanely_with_a_bounded_number_of_parts(predictor: Predictor):
+    from digit_knower.reader import cuts, preprocess
+
+    rng = np.random.default_rng(3)
+    scribble = np.zeros((200, 1000), np.uint8)
+    columns = np.arange(1000)
+    rows = (100 + 90 * np.sin(columns / 7) * rng.uniform(0.5, 1, 1000)).astype(int)
+    for width in range(8):
+        scribble[np.clip(rows + width, 0, 199), columns] = 255
+    ink = preprocess.ink_of(scribble)
+    found = cuts.cuts(ink, preprocess.strong(ink))
+    shifts, most = len(cuts.SHIFTS), cuts.MAX_CUTS
+    assert len(found.parts) <= 2 * shifts * most + shifts**2 * most * (most - 1) // 2  # 120
+    assert all(2 <= len(way) <= cuts.MAX_PARTS for way in found.ways)
+    prediction = predictor.predict(scribble)
+    assert prediction.verdict in ("digit", "unsure", "not_a_digit", "several_digits")
+    assert len(prediction.digits) <= cuts.MAX_PARTS

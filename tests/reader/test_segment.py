@@ -57,3 +57,22 @@ def test_a_gap_wider_than_any_digit_breaks_is_clearly_apart() -> None:
     assert digit_spans(ink((10, 10, 50, 30), (10, 42, 50, 60))).clearly_apart  # 12 px at 40 high
     assert not digit_spans(ink((10, 10, 50, 30), (10, 36, 50, 60))).clearly_apart  # 6 px: maybe one digit
     assert not digit_spans(ink((10, 10, 50, 40))).clearly_apart
+
+
+def test_cuts_are_tried_only_on_ink_wider_than_high() -> None:
+    from digit_knower.reader.cuts import could_be_several
+
+    assert could_be_several(ink((10, 10, 50, 60)))
+    assert not could_be_several(ink((10, 10, 50, 40)))
+    assert not could_be_several(np.zeros((10, 10), bool))
+
+
+def test_touching_boxes_are_cut_at_the_thin_place_between_them() -> None:
+    from digit_knower.reader.cuts import cuts
+
+    # Two 40-high "digits" joined by a 2-pixel-high bridge at columns 30-34: the cut falls there.
+    mask = ink((10, 10, 50, 30), (29, 30, 31, 34), (10, 34, 50, 54))
+    found = cuts((mask * 255).astype(np.uint8), mask)
+    two_part_cuts = {found.parts[way[0]].shape[1] + 10 for way in found.ways if len(way) == 2}
+    assert two_part_cuts & set(range(30, 35))
+    assert all(2 <= len(way) <= 3 for way in found.ways)

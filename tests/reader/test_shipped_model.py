@@ -1,5 +1,6 @@
-"""The shipped model in model/: a self-contained ONNX file that reads MNIST at >= 99.65%, without torch,
-and whose card records how it reads people's drawings."""
+"""The shipped model: a self-contained ONNX file that reads MNIST at >= 99.65%, without torch, reads
+real people's handwriting in the styles MNIST lacks, and whose card records how it reads people's
+drawings and what it was trained on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +16,12 @@ import onnxruntime as ort
 import pytest
 
 from digit_knower.data.mnist import load_test
-from digit_knower.reader.predictor import MODEL_FILE, Network
+from digit_knower.data.omniglot import load_omniglot
+from digit_knower.data.pendigits import PenDigits, load_pendigits
+from digit_knower.reader.predictor import MODEL_FILE, Network, Predictor
 from digit_knower.settings import SHIPPED_MODEL_DIR
 from digit_knower.training import evaluate
+from digit_knower.training.drawings import nondigits, omniglot_strokes, pen_paths, redraw
 
 MODEL_DIR = SHIPPED_MODEL_DIR
 
@@ -73,6 +78,89 @@ def test_the_card_records_how_the_model_reads_people(card: dict) -> None:
     assert reader["test_mouse_style_turned_away"] <= 0.01
 
 
+def test_the_card_records_each_source_it_was_trained_on(card: dict) -> None:
+    sources = card["sources"]
+    assert {"mnist", "pen", "omniglot"} <= sources.keys()
+    assert sum(source["share"] for source in sources.values()) == pytest.approx(1.0, abs=0.01)
+    assert sources["pen"]["sha256"] and sources["omniglot"]["sha256"]
+    assert sources["pen"]["figures"]["val_curves_read_right"] >= 0.95
+    assert sources["omniglot"]["figures"]["val_turned_away"] >= 0.9
+
+
+# Styles MNIST's writers rarely use, picked by their shape from the pen digits' validation rows
+# (never by how the model reads them). The paths' y grows upward, both axes 0-100.
+def european_one(path: np.ndarray) -> bool:
+    """A 1 begun with a long upstroke from the lower left to the top."""
+    top = int(np.argmax(path[:, 1]))
+    return top >= 1 and path[0, 1] < 75 and path[0, 0] < path[top, 0] - 25
+
+
+def crossbar_seven(path: np.ndarray) -> bool:
+    """A 7 ended with a level stroke across its middle."""
+    last = path[-1] - path[-2]
+    return abs(last[0]) > 3 * abs(last[1]) and 20 < path[-1, 1] < 70 and 20 < path[-2, 1] < 70
+
+
+def open_four(path: np.ndarray) -> bool:
+    """A 4 whose two strokes start at the top far apart: its top is open."""
+    later_top = 2 + int(np.argmax(path[2:, 1]))
+    return path[0, 1] > 80 and path[later_top, 1] > 80 and path[later_top, 0] - path[0, 0] > 40
+
+
+STYLES = {"European 1": (1, european_one), "crossbar 7": (7, crossbar_seven), "open 4": (4, open_four)}
+# Each style's first few validation rows; and the thickest brush the page's slider gives.
+PER_STYLE = 6
+THICK_BRUSH_PX = 40.0
+
+
+@pytest.fixture(scope="module")
+def pen(data_dir: Path) -> PenDigits:
+    return load_pendigits(data_dir, download=False)
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor.from_dir(MODEL_DIR)
+
+
+def style_rows(pen: PenDigits, digit: int, style: Callable[[np.ndarray], bool]) -> list[int]:
+    rows = pen_paths.validation_rows(len(pen.labels))
+    chosen = [int(r) for r in rows if pen.labels[r] == digit and style(pen.paths[r].astype(float))]
+    return chosen[:PER_STYLE]
+
+
+@pytest.mark.parametrize("name", list(STYLES))
+def test_real_people_s_styles_are_read_right(name: str, pen: PenDigits, predictor: Predictor) -> None:
+    digit, style = STYLES[name]
+    rows = style_rows(pen, digit, style)
+    assert len(rows) == PER_STYLE
+    rng = np.random.default_rng(19)
+    for curve in (True, False):
+        pictures = [pen_paths.paint(pen_paths.draw(pen.paths[r], rng, curve=curve), rng)[0] for r in rows]
+        readings = [(p.verdict, p.digit) for p in predictor.predict_batch(pictures)]
+        assert readings == [("digit", digit)] * len(rows), (name, "curve" if curve else "polyline", rows)
+
+
+def test_a_zero_drawn_with_the_thickest_brush_is_read_as_a_zero(pen: PenDigits, predictor: Predictor) -> None:
+    rows = [int(r) for r in pen_paths.validation_rows(len(pen.labels)) if pen.labels[r] == 0][:PER_STYLE]
+    rng = np.random.default_rng(19)
+    pictures = []
+    for row in rows:
+        line = pen_paths.catmull_rom(pen_paths.on_screen(pen.paths[row]))
+        lines, _ = pen_paths.fit_on_canvas([line], rng, sizes=(0.5, 0.7))
+        pictures.append(redraw.POLARITIES["black-on-white"](nondigits.render(lines, THICK_BRUSH_PX)))
+    assert [(p.verdict, p.digit) for p in predictor.predict_batch(pictures)] == [("digit", 0)] * len(rows)
+
+
+def test_omniglot_letters_are_turned_away_or_called_unsure(data_dir: Path, predictor: Predictor) -> None:
+    letters = load_omniglot(data_dir, download=False).valid
+    rng = np.random.default_rng(19)
+    pictures = [pen_paths.paint(omniglot_strokes.draw(letters.polylines(i), rng), rng)[0] for i in range(200)]
+    verdicts = [p.verdict for p in predictor.predict_batch(pictures)]
+    turned_away = sum(v in ("not_a_digit", "unsure") for v in verdicts) / len(verdicts)
+    assert turned_away >= 0.9, f"{turned_away:.1%} of Omniglot's letters turned away or called unsure"
+
+
 def test_evaluate_runs_without_torch_and_prints_the_report(mnist_dir: Path, card: dict) -> None:
     # sys.modules["torch"] = None makes any `import torch` fail, as on a serving install.
     code = (
@@ -86,6 +174,10 @@ def test_evaluate_runs_without_torch_and_prints_the_report(mnist_dir: Path, card
     assert f"accuracy: {card['test_accuracy']:.2%}" in result.stdout
     assert "per-class accuracy:" in result.stdout
     assert "confusion matrix (rows: true digit, columns: predicted):" in result.stdout
+    # What it was trained on, and how it reads the real hands' validation sets.
+    assert "trained on" in result.stdout and card["sources"]["pen"]["sha256"][:12] in result.stdout
+    curves = card["sources"]["pen"]["figures"]["val_curves_read_right"]
+    assert f"val curves read right: {curves:.2%}" in result.stdout
 
 
 def test_evaluate_explains_a_folder_without_a_model(tmp_path: Path, mnist_dir: Path, capsys) -> None:

@@ -69,3 +69,27 @@ def test_the_omniglot_set_is_drawings_that_are_no_digit(data_dir: Path) -> None:
     again = quality.omniglot_set(load_omniglot(data_dir, download=False).valid, count=30)
     assert len(drawings) == 30 and drawings.labels == ((),) * 30
     assert np.array_equal(drawings.inks, again.inks) and drawings.paints == again.paints
+
+
+def test_numbers_are_two_or_three_digits_in_a_row_with_the_gap_asked_for(mnist_dir: Path) -> None:
+    from digit_knower.data.mnist import load_mnist
+
+    digits = quality.validation_digits(load_mnist(mnist_dir, download=False))
+    apart, touching = quality.number_set(digits, 3, count=20), quality.number_set(digits, 0, count=20)
+    assert len(apart) == 20 and all(len(label) in (2, 3) for label in apart.labels)
+    assert touching.name == "numbers touching" and apart.name == "numbers 3 px apart"
+    again = quality.number_set(digits, 3, count=20)
+    assert np.array_equal(apart.inks, again.inks) and apart.labels == again.labels  # seeded
+
+    def blank_runs(ink: np.ndarray) -> int:
+        """How many runs of blank columns lie between the ink's first and last column."""
+        inked = (ink > 60).any(axis=0)
+        inside = inked[np.flatnonzero(inked)[0] : np.flatnonzero(inked)[-1] + 1]
+        return int(np.sum(np.diff(inside.astype(int)) == -1))
+
+    # 3 px apart, the digits' inks are parted by blank columns; touching, they mostly are not.
+    parted = [blank_runs(ink) >= len(label) - 1 for ink, label in zip(apart.inks, apart.labels, strict=True)]
+    assert np.mean(parted) >= 0.9
+    assert np.mean([blank_runs(ink) == 0 for ink in touching.inks]) >= 0.5
+    for ink in apart.inks:
+        assert ink.shape == (redraw.CANVAS, redraw.CANVAS) and ink.max() > 200

@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from digit_knower.data.mnist import Mnist
+from digit_knower.data.pendigits import ROWS_SHA256
 from digit_knower.settings import get_settings
 from digit_knower.training import export, model_card, train
 from digit_knower.training.config import TrainConfig
-from digit_knower.training.data_mix import prepare_data
+from digit_knower.training.data_mix import RealHands, prepare_data
 from digit_knower.training.export import TrainingFailed
 
 CARD_KEYS = {
@@ -102,15 +103,25 @@ def test_the_card_says_how_the_model_reads_people(smoke_run: tuple[dict, Path], 
 
 
 def test_the_same_seed_gives_the_same_model_and_another_seed_does_not(
-    mnist: Mnist, cache_dir: Path, tiny: TrainConfig
+    mnist: Mnist, hands: RealHands, cache_dir: Path, tiny: TrainConfig
 ) -> None:
     def weights(cfg: TrainConfig) -> torch.Tensor:
-        model, *_ = train.train_model(prepare_data(mnist, cfg, cache_dir), cfg)
+        model, *_ = train.train_model(prepare_data(mnist, cfg, cache_dir, hands), cfg)
         return torch.cat([p.detach().flatten() for p in model.parameters()])
 
     first = weights(tiny)
     assert torch.equal(first, weights(tiny))
     assert not torch.equal(first, weights(TrainConfig(**{**tiny.__dict__, "seed": 1})))
+
+
+def test_the_presets_set_the_epochs_and_epochs_given_win() -> None:
+    def epochs(**given: object) -> int:
+        options = {"epochs": None, "batch_size": None, "seed": 0, "threads": None, **given}
+        return train.config_from_args(argparse.Namespace(**options)).epochs
+
+    assert epochs(preset="full") == TrainConfig().epochs == epochs()
+    assert epochs(preset="quick") == 1
+    assert epochs(preset="quick", epochs=3) == 3
 
 
 def test_bad_epochs_get_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,7 +178,7 @@ def test_the_card_is_registered_in_the_configured_database(
 
 
 def test_a_failed_export_check_leaves_the_served_model_untouched(
-    mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny: TrainConfig
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny: TrainConfig
 ) -> None:
     (tmp_path / "digit_cnn.onnx").write_bytes(b"the model being served")
 
@@ -176,6 +187,24 @@ def test_a_failed_export_check_leaves_the_served_model_untouched(
 
     monkeypatch.setattr(export, "check_onnx_matches_torch", disagree)
     with pytest.raises(TrainingFailed):
-        train.run(tiny, mnist_dir, tmp_path, cache_dir=tmp_path / "cache")
+        train.run(tiny, data_dir, tmp_path, cache_dir=tmp_path / "cache")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "digit_cnn.onnx"]
     assert (tmp_path / "digit_cnn.onnx").read_bytes() == b"the model being served"
+
+
+def test_the_card_records_each_source_with_its_checksum_share_and_figures(
+    smoke_run: tuple[dict, Path], smoke: TrainConfig, hands: RealHands
+) -> None:
+    card, _ = smoke_run
+    sources = card["sources"]
+    assert sources.keys() == {"mnist", "redrawn", "nondigits", "pen", "omniglot"}
+    assert sum(source["share"] for source in sources.values()) == pytest.approx(1.0, abs=0.01)
+    assert sources["pen"]["share"] == pytest.approx(smoke.pen_share, abs=0.01)
+    assert sources["pen"]["sha256"] == hands.pen.sha256 == ROWS_SHA256
+    assert sources["omniglot"]["sha256"] == hands.omniglot.sha256
+    assert sources["mnist"]["sha256"] == card["data_sha256"]
+    reader = card["reader"]
+    for key in ("val_pen_curves_read_right", "val_pen_polylines_read_right", "val_omniglot_turned_away"):
+        assert 0 <= reader[key] <= 1, key
+    assert sources["pen"]["figures"]["val_curves_read_right"] == reader["val_pen_curves_read_right"]
+    assert sources["omniglot"]["figures"]["val_turned_away"] == reader["val_omniglot_turned_away"]

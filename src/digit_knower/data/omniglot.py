@@ -71,6 +71,11 @@ class Drawings:
             raise IndexError(f"drawing {i} of {len(self)}")
         return self.strokes[self.offsets[i] : self.offsets[i + 1]]
 
+    def head(self, count: int) -> Drawings:
+        """The first `count` drawings (all of them when there are fewer)."""
+        count = min(count, len(self))
+        return Drawings(self.strokes[: self.offsets[count]], self.offsets[: count + 1])
+
     def polylines(self, i: int) -> list[np.ndarray]:
         """Drawing i as the strokes the pen drew: one (k, 2) float32 array of absolute (x, y) points
         per stroke, in drawing order; y grows downward, as on the screen it was drawn on."""

@@ -1,12 +1,15 @@
 """`digit-knower retrain`: a candidate model from the serving one, taught by the users' labelled drawings.
 
-1. Read every labelled one-digit prediction from DATABASE_URL, and split it for good: about 80%
-   to learn from, 20% held out (`feedback`).
+1. Read every labelled one-digit prediction from DATABASE_URL whose label is trusted (`feedback`
+   says which), and split it for good: about 80% to learn from, 20% held out.
 2. Fine-tune the serving model (the parent) on MNIST plus the feedback (`finetune`).
 3. Score parent and candidate on the MNIST test set, the feedback holdout and the mouse-style
-   robustness set (`scoring`), and judge the candidate (`gate`).
+   robustness set (`scoring`), and judge the candidate (`gate`), including how many of the
+   robustness set's answers it changes.
 4. Put the candidate in the registry folder with its card (lineage, figures, verdict) and
    register it in `model_versions`; with --promote, promote it when the gate passes.
+
+With DIGIT_KNOWER_RETENTION_DAYS set, the pictures past it are dropped first (`Store.prune`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -65,8 +69,9 @@ def retrain(
 ) -> Retrained:
     """The whole loop, once: a candidate in the registry, registered, and promoted if asked and fit."""
     rows = store.labelled_feedback()
+    untrusted = store.untrusted_labels()
     if len(rows) < min_feedback:
-        raise NotEnoughFeedback(_too_few(len(rows), min_feedback, store.where))
+        raise NotEnoughFeedback(_too_few(len(rows), min_feedback, store.where, untrusted))
     parent_version = store.serving_version() or registry.baseline_version
     parent = registry.load(parent_version)  # ModelNotFoundError when its folder is gone or broken
     parent_dir = registry.folder(parent_version)
@@ -76,15 +81,22 @@ def retrain(
 
     split = feedback.split(rows)
     mnist = load_mnist(data_dir)
+    hands = finetune.real_hands_for(parent.card, data_dir)
     sets = scoring.EvaluationSets.build(mnist.test, split.holdout)
     staging = registry.staging()
     try:
-        tuned = finetune.fine_tune(parent_dir, parent.card, mnist, split.train, cfg, staging, cache_dir)
+        tuned = finetune.fine_tune(
+            parent_dir, parent.card, mnist, split.train, cfg, staging, cache_dir, hands=hands
+        )
         print("scoring the parent and the candidate …", flush=True)
-        parent_scores = scoring.score(parent_dir, sets).scores
+        parent_scored = scoring.score(parent_dir, sets)
+        parent_scores = parent_scored.scores
         scored = scoring.score(staging, sets)
-        verdict = gate.judge(parent_scores, scored.scores)
+        change = scored.change_from(parent_scored)
+        verdict = gate.judge(parent_scores, scored.scores, change)
         card = _card(tuned, scored, sets, parent_version, parent_scores, verdict, split, mnist.sha256, cfg)
+        card["lineage"]["feedback_untrusted_left_out"] = untrusted
+        card["gate"]["changed_answers"] = change.to_card()
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
         folder = registry.add(staging, tuned.version)
     except BaseException:
@@ -155,15 +167,20 @@ def code_version() -> str:
     return version
 
 
-def _too_few(rows: int, minimum: int, where: str) -> str:
+def _too_few(rows: int, minimum: int, where: str, untrusted: int = 0) -> str:
+    left_out = (
+        f" ({untrusted} more labelled by untrusted sources are left out: see `digit-knower keys`)"
+        if untrusted
+        else ""
+    )
     if rows == 0:
         return (
-            f"there are no labelled predictions in the {where}: nothing to learn from. Label some "
-            "predictions (the page's 'What was it really?', or PUT /v1/predictions/{id}/label) first."
+            f"there are no trusted labelled predictions in the {where}{left_out}: nothing to learn "
+            "from. Label some predictions (with a trusted key: PUT /v1/predictions/{id}/label) first."
         )
     return (
-        f"only {rows} labelled prediction{'s' if rows != 1 else ''} in the {where}; retraining needs "
-        f"at least {minimum} (--min-feedback, or DIGIT_KNOWER_RETRAIN_MIN_FEEDBACK)"
+        f"only {rows} trusted labelled prediction{'s' if rows != 1 else ''} in the {where}{left_out}; "
+        f"retraining needs at least {minimum} (--min-feedback, or DIGIT_KNOWER_RETRAIN_MIN_FEEDBACK)"
     )
 
 
@@ -208,6 +225,13 @@ def main(args: argparse.Namespace) -> int:
     try:
         with Store.from_settings(settings) as store:
             store.ensure_schema()
+            if settings.retention_days is not None:
+                dropped = store.prune(timedelta(days=settings.retention_days))
+                print(
+                    f"retention: dropped the pictures of {dropped} predictions older than "
+                    f"{settings.retention_days:g} days",
+                    flush=True,
+                )
             result = retrain(
                 store,
                 Registry.from_settings(settings),

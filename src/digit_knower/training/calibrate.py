@@ -35,6 +35,8 @@ from digit_knower.training.data_mix import TrainingData
 from digit_knower.training.model import DigitCNN, predict_logits
 
 ECE_BINS: Final = 15
+# The validation digits the temperature and thresholds are fitted on (`data_mix` sources).
+DIGIT_SOURCES: Final = ("mnist", "redrawn", "pen")
 # The temperatures tried: a fine geometric grid (0.5% apart) from 0.2 to 5 is exact enough for
 # one number, and it cannot fail to converge.
 _TEMPERATURES: Final = np.geomspace(0.2, 5.0, 650)
@@ -98,21 +100,25 @@ def calibrate_reader(
     """
     if model.temperature.item() != 1.0:
         raise ValueError("calibrate_reader: the model is calibrated already; `raw` must be uncalibrated")
-    digits = torch.cat([data.val["mnist"].images, data.val["redrawn"].images])
-    labels = torch.cat([data.val["mnist"].labels, data.val["redrawn"].labels])
-    digit_logits = torch.cat([raw["mnist"], raw["redrawn"]]).numpy()
+    sources = [name for name in DIGIT_SOURCES if name in data.val]
+    digits = torch.cat([data.val[name].images for name in sources])
+    labels = torch.cat([data.val[name].labels for name in sources])
+    digit_logits = torch.cat([raw[name] for name in sources]).numpy()
     temperature = fit_temperature(digit_logits, labels.numpy())
     model.temperature.fill_(temperature)
     # The thresholds act on the logits as the reader will serve them: second look included.
     calibrated = as_served(model, digits, first_look=digit_logits / temperature)
     thresholds = pick_thresholds(calibrated, cfg.rejected_share, cfg.unsure_share)
-    others = as_served(model, data.val["nondigits"].images, first_look=raw["nondigits"].numpy() / temperature)
-    return {
+    figures = {
         "temperature": temperature,
         **thresholds.card_fields(),
         "val_digits_turned_away": turned_away(calibrated, thresholds),
-        "val_nondigits_caught": turned_away(others, thresholds),
     }
+    for name in ("nondigits", "omniglot"):
+        if name in data.val:
+            others = as_served(model, data.val[name].images, first_look=raw[name].numpy() / temperature)
+            figures[f"val_{name}_caught"] = turned_away(others, thresholds)
+    return figures
 
 
 def as_served(model: DigitCNN, images: torch.Tensor, first_look: np.ndarray) -> np.ndarray:

@@ -19,26 +19,30 @@ DEFAULT_THREADS: Final = 2
 class TrainConfig:
     """How a model is trained: the loop, the data mix, the reader's thresholds, the augmentation."""
 
-    epochs: int = 12
+    epochs: int = 16
     batch_size: int = 256
     max_lr: float = 5e-3
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     dropout: float = 0.3
-    widths: tuple[int, int, int] = (48, 96, 192)
+    widths: tuple[int, int, int] = (64, 128, 256)
     val_size: int = 5000
     seed: int = 0
     threads: int = DEFAULT_THREADS
     # Convolutions in bfloat16 where the CPU has instructions for it (measured about twice as fast
     # here; weights, BatchNorm and the loss stay in float32).
     bf16: bool = True
-    # Each batch: this share of redrawn digits, this share of non-digits, MNIST digits for the rest.
-    # An epoch is one pass over the MNIST training digits.
-    redrawn_share: float = 0.25
-    nondigit_share: float = 0.1
+    # Each batch: this share of redrawn digits, of synthetic non-digits, of real pen digits and of
+    # real Omniglot letters (`drawings.handwriting`), MNIST digits for the rest. An epoch is one
+    # pass over the MNIST training digits.
+    redrawn_share: float = 0.22
+    nondigit_share: float = 0.08
+    pen_share: float = 0.2
+    omniglot_share: float = 0.14
     redraws: int = 2  # redrawings made (and cached) of each training digit
     nondigits: int = 30_000  # non-digit drawings made (and cached) for training ...
     val_nondigits: int = 3_000  # ... and for validation
+    pen_redraws: int = 4  # drawings made (and cached) of each training row of the pen digits
     # The reader's thresholds (see calibrate.pick_thresholds): the share of validation digits they
     # may turn away as "not a digit", and call "unsure".
     rejected_share: float = 0.003

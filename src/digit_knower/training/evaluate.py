@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,8 +69,31 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {onnx_path} could not be run with ONNX Runtime: {reason}")
         return 2
     card_path = model_dir / CARD_FILE
-    version = json.loads(card_path.read_text())["version"] if card_path.is_file() else "(no model card)"
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    version = card.get("version", "(no model card)")
     print(f"model {version} from {model_dir}, scored on the {len(test.labels)} MNIST test images\n")
     # The likeliest digit, whatever "not a digit" says: MNIST's test digits are all digits.
     print(format_report(confusion_matrix(test.labels, logits[:, :DIGITS].argmax(axis=1))))
+    if card.get("sources"):
+        print("\n" + format_sources(card["sources"]))
     return 0
+
+
+def format_sources(sources: dict[str, Any]) -> str:
+    """What the model was trained on, from its card: each source, its share of a batch, its
+    checksum and its figures on validation data."""
+    lines = ["trained on (share of each batch; figures on validation data, from the model card):"]
+    for name, source in sources.items():
+        checksum = source.get("sha256")
+        digest = f"  sha256 {_short(checksum)}" if checksum else ""
+        lines.append(f"  {name:<10} {source['share']:6.1%}  {source['what']}{digest}")
+        for figure, value in source.get("figures", {}).items():
+            lines.append(f"  {'':<10} {'':>6}    {figure.replace('_', ' ')}: {value:.2%}")
+    return "\n".join(lines)
+
+
+def _short(checksum: str | dict[str, str]) -> str:
+    """A checksum's first 12 hex digits; for MNIST's files, each file's first 8."""
+    if isinstance(checksum, dict):
+        return ", ".join(f"{name.removesuffix('-ubyte')} {digest[:8]}" for name, digest in checksum.items())
+    return checksum[:12]

@@ -4,8 +4,9 @@ place where the learning loop trains, and the only module of it that imports tor
 Starting from the parent's torch weights (`digit_cnn.pt` beside its ONNX file), a few hundred
 steps suffice: the network already reads digits, and only has to learn the users' style without
 forgetting the rest. Every batch is the parent's own training mix (MNIST digits, the same digits
-redrawn as people draw them, and non-digits, from `data_mix.prepare_data`: the parent's validation
-split left out, the drawings read from the cache) plus feedback rows, which make up a fixed share
+redrawn as people draw them, non-digits, and the real hands' pen digits and Omniglot letters when
+the parent read them, from `data_mix.prepare_data`: the parent's validation split left out, the
+drawings read from the cache) plus feedback rows, which make up a fixed share
 of the batch whatever their number: that share is how much the feedback weighs
 (`bench/feedback_weight.py` measures the choice). Feedback rows are augmented as training's MNIST
 digits are, so each repeat is a slightly different drawing. Then the temperature and the reader's
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,17 @@ from digit_knower.training import model_card
 from digit_knower.training.augment import augment
 from digit_knower.training.calibrate import calibrate_reader
 from digit_knower.training.config import DEFAULT_THREADS, TrainConfig
-from digit_knower.training.data_mix import TrainingData, make_batch, prepare_data, random_picks
+from digit_knower.training.data_mix import (
+    RealHands,
+    TrainingData,
+    make_batch,
+    prepare_data,
+    random_picks,
+    uses_real_hands,
+)
 from digit_knower.training.export import export_with_card
 from digit_knower.training.model import DigitCNN, to_float
-from digit_knower.training.train import step, validation_figures, validation_logits
+from digit_knower.training.train import load_real_hands, step, validation_figures, validation_logits
 
 
 @dataclass(frozen=True)
@@ -69,13 +77,25 @@ class FineTuned:
         return self.card["version"]
 
 
+# Cards written before training read real hands lack these shares: those parents never read them.
+_SHARES_ADDED_LATER = {"pen_share": 0.0, "omniglot_share": 0.0}
+
+
 def parent_config(parent_card: dict[str, Any]) -> TrainConfig:
-    """The parent's training recipe (augmentation, dropout, validation split), from its card."""
+    """The parent's training recipe (augmentation, dropout, validation split, data mix), from its card."""
     known = {f.name for f in fields(TrainConfig)}
-    recipe = {k: v for k, v in (parent_card.get("hyperparameters") or {}).items() if k in known}
+    recipe = _SHARES_ADDED_LATER | {
+        k: v for k, v in (parent_card.get("hyperparameters") or {}).items() if k in known
+    }
     if "widths" in recipe:  # JSON kept the tuple as a list
         recipe["widths"] = tuple(recipe["widths"])
     return TrainConfig(**{**recipe, "seed": parent_card.get("seed", 0), "train_limit": None})
+
+
+def real_hands_for(parent_card: dict[str, Any], data_dir: Path) -> RealHands | None:
+    """The pen digits and Omniglot from the data folder when the parent's recipe read them
+    (verified; downloaded when missing), else None."""
+    return load_real_hands(data_dir) if uses_real_hands(parent_config(parent_card)) else None
 
 
 def load_parent(parent_dir: Path, recipe: TrainConfig) -> DigitCNN:
@@ -102,14 +122,21 @@ def fine_tune(
     cfg: FineTuneConfig,
     out: Path,
     cache_dir: Path,
+    hands: RealHands | None = None,
 ) -> FineTuned:
     """Fine-tune the parent; write it into `out` as ONNX (checked against torch on the test set),
-    torch weights and a model card with its reader's figures."""
+    torch weights and a model card with its reader's figures.
+
+    `hands`: the pen digits and Omniglot, when the parent's recipe read them; without them the
+    batches leave those sources out (their shares go to MNIST).
+    """
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     recipe = parent_config(parent_card)
+    if hands is None:
+        recipe = replace(recipe, pen_share=0.0, omniglot_share=0.0)
     model = load_parent(parent_dir, recipe)
-    data = prepare_data(mnist, recipe, cache_dir)
+    data = prepare_data(mnist, recipe, cache_dir, hands)
     x_feedback, y_feedback = torch.from_numpy(feedback.images.copy()), torch.from_numpy(feedback.labels)
 
     started = time.perf_counter()

@@ -20,7 +20,7 @@ from digit_knower.reader.classes import CLASSES
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
-WIDTHS = (48, 96, 192)
+WIDTHS = (64, 128, 256)  # as `TrainConfig.widths`: the shipped recipe
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:

@@ -129,6 +129,74 @@ def reader_test_figures(model_dir: Path, card: dict[str, Any], test: Any, cache_
     }
 
 
+def real_hands_figures(model_dir: Path, card: dict[str, Any], pen: Any, omniglot: Any) -> dict[str, Any]:
+    """The reader as served on real people's handwriting, validation data only: the pen digits'
+    validation rows drawn as curves and as polylines (read right; refused as "not a digit"), and
+    Omniglot's validation letters (turned away: "not a digit" or "unsure")."""
+    from digit_knower.reader.predictor import Predictor
+    from digit_knower.training import reader_quality as quality
+
+    write(card, model_dir)  # the Predictor reads its thresholds from the card
+    predictor = Predictor.from_dir(model_dir, threads=card["threads"])
+    figures: dict[str, Any] = {}
+    for stroke, curve in (("curves", True), ("polylines", False)):
+        drawings = quality.pen_digit_set(pen, curve=curve)
+        read = quality.read(predictor, drawings)
+        figures[f"val_pen_{stroke}_read_right"] = quality.read_right(read, drawings.labels)
+        figures[f"val_pen_{stroke}_refused"] = quality.share(read, ("not_a_digit",))
+    letters = quality.omniglot_set(omniglot)
+    turned_away = quality.share(quality.read(predictor, letters), ("not_a_digit", "unsure"))
+    figures["val_omniglot_turned_away"] = turned_away
+    return figures
+
+
+def sources(cfg: Any, data_sha256: dict[str, Any], figures: dict[str, Any]) -> dict[str, Any]:
+    """Each source training read: what it is, its checksum, its share of each batch, and its figures
+    (from the last epoch's validation, and the reader's on the validation sets)."""
+    from digit_knower.training.data_mix import mix
+
+    shares = {name: count / cfg.batch_size for name, count in mix(cfg.batch_size, cfg).items()}
+    table = {
+        "mnist": ("MNIST training digits, augmented", "mnist", {"val_accuracy": "val_accuracy"}),
+        "redrawn": (
+            "the same digits redrawn with a mouse, pen or marker",
+            "mnist",
+            {"val_accuracy": "val_redrawn_accuracy"},
+        ),
+        "nondigits": (
+            "synthetic non-digits: scribbles, letters, symbols, shapes, marks (digits run together: unsure)",
+            None,
+            {"val_called_not_a_digit": "val_nondigits_found", "val_turned_away": "val_nondigits_caught"},
+        ),
+        "pen": (
+            "UCI pen digits (training rows), drawn as canvas strokes",
+            "pendigits",
+            {
+                "val_accuracy": "val_pen_accuracy",
+                "val_curves_read_right": "val_pen_curves_read_right",
+                "val_curves_refused": "val_pen_curves_refused",
+                "val_polylines_read_right": "val_pen_polylines_read_right",
+                "val_polylines_refused": "val_pen_polylines_refused",
+            },
+        ),
+        "omniglot": (
+            "Omniglot letters drawn with a mouse, as non-digits",
+            "omniglot",
+            {"val_called_not_a_digit": "val_omniglot_found", "val_turned_away": "val_omniglot_turned_away"},
+        ),
+    }
+    return {
+        name: {
+            "what": what,
+            "sha256": data_sha256.get(key) if key else None,
+            "share": round(shares[name], 4),
+            "figures": {label: figures[field] for label, field in wanted.items() if field in figures},
+        }
+        for name, (what, key, wanted) in table.items()
+        if name in shares
+    }
+
+
 def write(card: dict[str, Any], model_dir: Path) -> None:
     (model_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
 

@@ -7,9 +7,12 @@ run measures the same pictures, and none of them was ever trained on:
   radius 6-14 px), each painted white on black, black on white and black on transparent;
 - `touching_edges`: test digits drawn big enough to touch an edge of the canvas, or a corner
   (each of the four edges and corners, both polarities), and the same digits centred;
-- `nondigit_set`: drawings that are no digit (`nondigits`): scribbles, letters, symbols, shapes,
-  marks and digits run together;
+- `nondigit_set`: drawings that are no digit (`nondigits`): scribbles, letters, symbols, shapes
+  and marks;
 - `several_digits_set`: two or three redrawn test digits side by side, a visible gap apart;
+- `number_set`: numbers as people write them: two or three MNIST digits (the *validation* digits,
+  `validation_digits`, for choosing; test digits for the record) a few pixels apart at MNIST
+  scale, or touching and overlapping, enlarged onto the canvas;
 - `pen_digit_set`: real people's pen-written digits (the validation rows of UCI's pen digits,
   `pen_paths.validation_rows`) drawn as canvas strokes, as curves or as polylines;
 - `omniglot_set`: real people's mouse drawings of letters of other alphabets (Omniglot's
@@ -31,15 +34,17 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 
-from digit_knower.data.mnist import Split
+from digit_knower.data.mnist import Mnist, Split
 from digit_knower.data.omniglot import Drawings
 from digit_knower.data.pendigits import PenDigits
 from digit_knower.reader import picture, preprocess
 from digit_knower.reader.picture import EmptyImageError
 from digit_knower.reader.predictor import Prediction, Predictor
 from digit_knower.reader.verdict import VERDICTS
-from digit_knower.training import calibrate
+from digit_knower.training import calibrate, data_mix
+from digit_knower.training.config import TrainConfig
 from digit_knower.training.drawings import cache as drawing_cache
 from digit_knower.training.drawings import nondigits, omniglot_strokes, pen_paths, redraw
 
@@ -50,6 +55,11 @@ POSITIONS: Final = ("left", "right", "top", "bottom", "top-left", "top-right", "
 EDGE_POLARITIES: Final = ("white-on-black", "black-on-white")
 # A visible gap between digits written side by side: this share of their height, or more.
 SEVERAL_GAP_SHARE: Final = (0.25, 0.6)
+# Numbers written naturally (`number_set`): the gaps between the digits' inked columns, in MNIST
+# pixels (a digit is 20 high), negative where they overlap; 0 is touching boxes.
+NUMBER_GAPS: Final = (3, 2, 1, 0, -1, -2, -3)
+# A number's row of digits is enlarged onto the canvas by this factor, at most as wide as it fits.
+NUMBER_SCALE: Final = (2.5, 4.0)
 # The code that decides what a set holds (see `cached`): this module's too.
 _SOURCES: Final = (redraw, nondigits, preprocess, picture, sys.modules[__name__])
 
@@ -198,14 +208,19 @@ def _moved_to(position: str, points: NDArray[np.float64], stroke: redraw.Stroke)
     return redraw.Stroke(stroke.scale, stroke.brush, (float(row), float(col)))
 
 
+# The families of drawings that are no digit at all. Digits run together are digits: the reader
+# cuts them apart or calls them unsure, and `number_set` measures that.
+NO_DIGIT_KINDS: Final = tuple(kind for kind in nondigits.KINDS if kind != "run_together")
+
+
 def nondigit_set(test: Split, count: int, seed: int = 2028) -> DrawingSet:
-    """`count` drawings that are no digit, the families taking turns (run-together: test digits).
-    Each is big enough to be seen: a mark too small to read would be refused as blank."""
+    """`count` drawings that are no digit, the families (`NO_DIGIT_KINDS`) taking turns. Each is
+    big enough to be seen: a mark too small to read would be refused as blank."""
     rng = np.random.default_rng(seed)
     inks = []
     for i in range(count):
         while not _visible(
-            ink := nondigits.nondigit(rng, nondigits.KINDS[i % len(nondigits.KINDS)], test.images)
+            ink := nondigits.nondigit(rng, NO_DIGIT_KINDS[i % len(NO_DIGIT_KINDS)], test.images)
         ):
             pass
         inks.append(ink)
@@ -223,7 +238,7 @@ def _visible(ink: NDArray[np.uint8]) -> bool:
 
 def nondigit_families(drawings: DrawingSet) -> list[str]:
     """The family of each picture of a `nondigit_set` (they take turns)."""
-    return [nondigits.KINDS[i % len(nondigits.KINDS)] for i in range(len(drawings))]
+    return [NO_DIGIT_KINDS[i % len(NO_DIGIT_KINDS)] for i in range(len(drawings))]
 
 
 def several_digits_set(test: Split, count: int, seed: int = 2029) -> DrawingSet:
@@ -259,6 +274,61 @@ def side_by_side(digits: NDArray[np.uint8], rng: np.random.Generator) -> NDArray
         ink = np.maximum(ink, redraw.trace(skeleton, redraw.Stroke(scale, brush, centre)))
         left += width + gap
     return ink
+
+
+def validation_digits(mnist: Mnist, cfg: TrainConfig | None = None) -> Split:
+    """The MNIST training digits that training holds out for validation (`data_mix.split_indices`
+    with the default recipe): the digits to choose the reader's settings on, never the test set."""
+    _, val = data_mix.split_indices(len(mnist.train.labels), cfg or TrainConfig())
+    index = val.numpy()
+    return Split(mnist.train.images[index], mnist.train.labels[index])
+
+
+def number_set(digits: Split, gap_px: int, count: int = 500, seed: int = 2032) -> DrawingSet:
+    """`count` numbers of two or three of these MNIST digits in a row, `gap_px` MNIST pixels apart.
+
+    Each digit keeps its own 28 rows (MNIST centred them all alike) and is cut to its inked columns;
+    the next one starts `gap_px` columns after it ends: negative `gap_px` overlaps them (where
+    both have ink, the brighter wins). The row is enlarged NUMBER_SCALE times onto the canvas at a
+    random place, in a random polarity: what a number written with a few pixels between the
+    digits, or with the digits run together, looks like to the reader.
+    """
+    rng = np.random.default_rng(seed + 100 * gap_px)
+    inks, labels = [], []
+    for _ in range(count):
+        chosen = rng.choice(len(digits.labels), 2 if rng.random() < 0.6 else 3, replace=False)
+        row = _row_of_digits(digits.images[chosen], gap_px, rng)
+        inks.append(_on_canvas(row, rng))
+        labels.append(tuple(int(d) for d in digits.labels[chosen]))
+    paints = tuple(str(p) for p in rng.choice(list(redraw.POLARITIES), count))
+    name = f"numbers {gap_px} px apart" if gap_px > 0 else f"numbers overlapping {-gap_px} px"
+    return DrawingSet(name if gap_px else "numbers touching", np.stack(inks), paints, tuple(labels))
+
+
+def _row_of_digits(digits: NDArray[np.uint8], gap_px: int, rng: np.random.Generator) -> NDArray[np.uint8]:
+    """MNIST digits side by side, `gap_px` columns between their inks, each up to a pixel up or down."""
+    columns = [np.flatnonzero(preprocess.strong(digit).any(axis=0)) for digit in digits]
+    widths = [int(c[-1] - c[0] + 1) for c in columns]
+    row = np.zeros((28 + 2, sum(widths) + gap_px * (len(digits) - 1) + 2 * max(0, -gap_px)), np.uint8)
+    left = max(0, -gap_px)
+    for digit, cols, width in zip(digits, columns, widths, strict=True):
+        top = 1 + int(rng.integers(-1, 2))
+        part = digit[:, cols[0] : cols[0] + width]
+        row[top : top + 28, left : left + width] = np.maximum(row[top : top + 28, left : left + width], part)
+        left += width + gap_px
+    return row
+
+
+def _on_canvas(row: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.uint8]:
+    height, width = row.shape
+    scale = min(rng.uniform(*NUMBER_SCALE), (CANVAS - 8) / width, (CANVAS - 8) / height)
+    size = (round(width * scale), round(height * scale))
+    big = np.asarray(Image.fromarray(row).resize(size, Image.Resampling.BILINEAR))
+    canvas = np.zeros((CANVAS, CANVAS), np.uint8)
+    top = int(rng.integers(0, CANVAS - size[1] + 1))
+    left = int(rng.integers(0, CANVAS - size[0] + 1))
+    canvas[top : top + size[1], left : left + size[0]] = big
+    return canvas
 
 
 def pen_digit_set(

@@ -32,14 +32,27 @@ from tqdm import tqdm
 
 from digit_knower.data.download import DataError
 from digit_knower.data.mnist import Mnist, load_mnist
+from digit_knower.data.omniglot import load_omniglot
+from digit_knower.data.pendigits import load_pendigits
 from digit_knower.reader.classes import CLASSES, DIGITS, NOT_A_DIGIT
 from digit_knower.settings import get_settings
 from digit_knower.training import model_card
 from digit_knower.training.calibrate import calibrate_reader
 from digit_knower.training.config import DEFAULT_THREADS, TrainConfig
-from digit_knower.training.data_mix import TrainingData, batches, make_batch, mix, prepare_data
+from digit_knower.training.data_mix import (
+    ANY_DIGIT,
+    RealHands,
+    TrainingData,
+    batches,
+    make_batch,
+    mix,
+    prepare_data,
+    targets,
+    uses_real_hands,
+)
 from digit_knower.training.export import TrainingFailed, export_with_card
 from digit_knower.training.model import DigitCNN, predict_logits
+from digit_knower.training.train_command import PRESETS
 
 
 def train_model(
@@ -65,12 +78,24 @@ def train_model(
         history.append(
             {"epoch": epoch, "loss": loss, "train_accuracy": train_acc, **figures, "seconds": seconds}
         )
-        tqdm.write(
-            f"epoch {epoch:>2}/{cfg.epochs}  loss {loss:.4f}  train acc {train_acc:.2%}  "
-            f"val acc {figures['val_accuracy']:.2%}  redrawn {figures['val_redrawn_accuracy']:.2%}  "
-            f"non-digits found {figures['val_nondigits_found']:.2%}  ({seconds:.0f} s)"
-        )
+        tqdm.write(epoch_line(epoch, cfg, loss, train_acc, figures, seconds))
     return model, history, logits
+
+
+def epoch_line(
+    epoch: int, cfg: TrainConfig, loss: float, train_acc: float, figures: dict[str, float], seconds: float
+) -> str:
+    """One epoch's figures, as training prints them."""
+    real = (
+        f"pen {figures['val_pen_accuracy']:.2%}  Omniglot found {figures['val_omniglot_found']:.2%}  "
+        if "val_pen_accuracy" in figures
+        else ""
+    )
+    return (
+        f"epoch {epoch:>2}/{cfg.epochs}  loss {loss:.4f}  train acc {train_acc:.2%}  "
+        f"val acc {figures['val_accuracy']:.2%}  redrawn {figures['val_redrawn_accuracy']:.2%}  "
+        f"non-digits found {figures['val_nondigits_found']:.2%}  {real}({seconds:.0f} s)"
+    )
 
 
 def train_epoch(
@@ -110,12 +135,14 @@ def step(
     returns the batch's mean loss and how many it got right."""
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16 and bf16_available()):
         logits = model(x)
-    loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+    loss = F.cross_entropy(logits.float(), targets(y, cfg.label_smoothing))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     schedule.step()
-    return loss.item(), int((logits.argmax(1) == y).sum().item())
+    guess = logits.argmax(1)
+    right = (guess == y) | ((y == ANY_DIGIT) & (guess < DIGITS))
+    return loss.item(), int(right.sum().item())
 
 
 def bf16_available() -> bool:
@@ -132,11 +159,14 @@ def validation_logits(
     to follow training from epoch to epoch, at less cost. Calibration needs them all.
     """
     redrawn = data.val["redrawn"].images
-    return {
+    logits = {
         "mnist": predict_logits(model, data.val["mnist"].images),
         "redrawn": predict_logits(model, redrawn if every_redrawing else redrawn[:: redraws_of(data)]),
-        "nondigits": predict_logits(model, data.val["nondigits"].images),
     }
+    for name in ("nondigits", "pen", "omniglot"):
+        if name in data.val:
+            logits[name] = predict_logits(model, data.val[name].images)
+    return logits
 
 
 def redraws_of(data: TrainingData) -> int:
@@ -149,11 +179,21 @@ def validation_figures(logits: dict[str, torch.Tensor], data: TrainingData) -> d
     non-digits called so, from `validation_logits` (with every redrawing or only the first)."""
     # The first redrawing of each digit, whether `logits` holds every redrawing or only those.
     redrawn = logits["redrawn"][:: len(logits["redrawn"]) // len(data.val["mnist"].labels)]
-    return {
+    nondigits = data.val["nondigits"].labels == NOT_A_DIGIT  # not the digits run together
+    figures = {
         "val_accuracy": digit_accuracy(logits["mnist"], data.val["mnist"].labels),
         "val_redrawn_accuracy": digit_accuracy(redrawn, data.val["redrawn"].labels[:: redraws_of(data)]),
-        "val_nondigits_found": (logits["nondigits"].argmax(1) == NOT_A_DIGIT).float().mean().item(),
+        "val_nondigits_found": called_nondigit(logits["nondigits"][nondigits]),
     }
+    if "pen" in logits:
+        figures["val_pen_accuracy"] = digit_accuracy(logits["pen"], data.val["pen"].labels)
+        figures["val_omniglot_found"] = called_nondigit(logits["omniglot"])
+    return figures
+
+
+def called_nondigit(logits: torch.Tensor) -> float:
+    """The share whose likeliest class is "not a digit"."""
+    return (logits.argmax(1) == NOT_A_DIGIT).float().mean().item()
 
 
 def digit_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -166,8 +206,9 @@ def run(cfg: TrainConfig, data_dir: Path, out: Path, cache_dir: Path | None = No
     torch.set_num_threads(cfg.threads)
     started = time.perf_counter()
     mnist = load_mnist(data_dir)
+    hands = load_real_hands(data_dir) if uses_real_hands(cfg) else None
     cache_dir = Path(cache_dir) if cache_dir else get_settings().cache_dir
-    data = prepare_data(mnist, cfg, cache_dir)
+    data = prepare_data(mnist, cfg, cache_dir, hands)
     seconds = {"data": time.perf_counter() - started}
     model, history, val_logits = train_model(data, cfg)
     reader = calibrate_reader(model, data, cfg, val_logits)
@@ -178,7 +219,7 @@ def run(cfg: TrainConfig, data_dir: Path, out: Path, cache_dir: Path | None = No
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".incomplete-", dir=out))
     try:
-        card = write_outputs(model, history, reader, mnist, cfg, seconds, staging, cache_dir)
+        card = write_outputs(model, history, reader, mnist, hands, cfg, seconds, staging, cache_dir)
         for path in staging.iterdir():
             os.replace(path, out / path.name)
     finally:
@@ -187,18 +228,24 @@ def run(cfg: TrainConfig, data_dir: Path, out: Path, cache_dir: Path | None = No
     return card
 
 
+def load_real_hands(data_dir: Path) -> RealHands:
+    """The pen digits and Omniglot from the data folder, verified (downloaded first when missing)."""
+    return RealHands(pen=load_pendigits(data_dir), omniglot=load_omniglot(data_dir))
+
+
 def write_outputs(
     model: DigitCNN,
     history: list[dict[str, float]],
     reader: dict[str, Any],
     mnist: Mnist,
+    hands: RealHands | None,
     cfg: TrainConfig,
     seconds: dict[str, float],
     out: Path,
     cache_dir: Path,
 ) -> dict[str, Any]:
     """Score the test set (once), export and check ONNX, write the weights, then the card and plots
-    with the reader's figures on the test sets."""
+    with the reader's figures on the test sets, and on the real hands' validation sets."""
     started = time.perf_counter()
     card = export_with_card(
         model,
@@ -212,6 +259,11 @@ def write_outputs(
         reader=reader,
         cache_dir=cache_dir,
     )
+    data_sha256 = {"mnist": card["data_sha256"]}
+    if hands is not None:
+        card["reader"].update(model_card.real_hands_figures(out, card, hands.pen, hands.omniglot.valid))
+        data_sha256 |= {"pendigits": hands.pen.sha256, "omniglot": hands.omniglot.sha256}
+    card["sources"] = model_card.sources(cfg, data_sha256, {**history[-1], **card["reader"]})
     seconds["export_and_test"] = time.perf_counter() - started
     card["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
     card["train_seconds"] = card["seconds"]["training"]
@@ -224,7 +276,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The recipe `digit-knower train` runs with: the defaults, with the options given."""
     defaults = TrainConfig()
     return TrainConfig(
-        epochs=args.epochs or defaults.epochs,
+        epochs=args.epochs or PRESETS.get(getattr(args, "preset", "full"), defaults.epochs),
         batch_size=args.batch_size or defaults.batch_size,
         seed=args.seed,
         threads=args.threads or DEFAULT_THREADS,

@@ -10,10 +10,14 @@ The families (`KINDS`):
 - letter: capitals and small letters that look like no digit (A, E, F, H, K, M, N, R, T, V, W,
   X; k, m, n, r, w, x). Letters a digit could pass for (O, I, Z, S, B, G, q, ...) are left out;
 - symbol: # + x * = < > ^ ~ % & @ ? arrows, a tick, a cross, infinity, a division sign;
-- shape: polygons, stars, hearts, smileys, a house, spirals, waves, grids, a sun;
+- shape: triangles, squares, diamonds, stars, hearts, smileys, a house, spirals, waves, grids, a
+  sun. No pentagon or hexagon: a quick hand's 0 is one (pen digits drawn as polylines had their
+  0s refused as "not a digit" while these were in the class);
 - mark: a lone dot, a few dots, a dash, a small tick or cross in a corner;
-- run_together: two or three MNIST digits written so close that they touch or overlap (apart,
-  they are several digits, which `segment` finds; run together, they are no single digit).
+- run_together: two or three MNIST digits written so close that they touch or overlap. They are
+  no *single* digit, but they are digits: training teaches them as "unsure" (its target spread
+  evenly over the ten digits, `data_mix.ANY_DIGIT`), never as "not a digit", and the reader's
+  segmentation looks for the cuts between them.
 
 Needs scikit-image for run_together (through `redraw`); training only, never serving.
 """
@@ -284,8 +288,6 @@ SHAPES: dict[str, Callable[[Rng], Figure]] = {
     "triangle": lambda rng: [_polygon(3)],
     "square": lambda rng: [_pl((0, 0), (1, 0), (1, 1), (0, 1), (0, 0))],
     "diamond": lambda rng: [_pl((0.5, 0), (1, 0.5), (0.5, 1), (0, 0.5), (0.5, 0))],
-    "pentagon": lambda rng: [_polygon(5)],
-    "hexagon": lambda rng: [_polygon(6, 0)],
     "star": lambda rng: [_star(5)],
     "star7": lambda rng: [_star(7)],
     "heart": lambda rng: _heart(),

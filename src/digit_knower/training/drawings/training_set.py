@@ -84,7 +84,7 @@ def _redraw_all(
 ) -> NDArray[np.uint8]:
     starts = range(0, len(digits), CHUNK)
     futures = [pool.submit(_redraw_chunk, digits[s : s + CHUNK], redraws, (seed, s)) for s in starts]
-    return _gather(futures, len(digits) * (1 + redraws), "preprocessing and redrawing MNIST digits")
+    return gather(futures, len(digits) * (1 + redraws), "preprocessing and redrawing MNIST digits")
 
 
 def _draw_nondigits(
@@ -97,12 +97,12 @@ def _draw_nondigits(
         # Each chunk gets its own few donors: the whole set would be copied to a process per chunk.
         chunk_donors = donors[rng.choice(len(donors), min(len(donors), 3 * size), replace=False)]
         futures.append(pool.submit(_nondigit_chunk, chunk_donors, start, size, (seed, start)))
-    made = _gather(futures, count, "drawing non-digits")
+    made = gather(futures, count, "drawing non-digits")
     kinds = (np.arange(count) % len(nondigits.KINDS)).astype(np.int8)
     return made, kinds
 
 
-def _gather(futures: list[Future[NDArray[np.uint8]]], total: int, what: str) -> NDArray[np.uint8]:
+def gather(futures: list[Future[NDArray[np.uint8]]], total: int, what: str) -> NDArray[np.uint8]:
     """The chunks' results in order, with a progress bar."""
     results = []
     with tqdm(total=total, desc=what, unit="drawing", dynamic_ncols=True) as bar:
