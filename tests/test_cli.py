@@ -18,7 +18,16 @@ CLI = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "digit-knower"
 
 HELP = {
     (): ["train", "evaluate", "serve", "api", "retrain", "models", "db", "data"],
-    ("train",): ["--preset", "--epochs", "--seed", "--batch-size", "--out", "--data-dir", "--threads", "ONNX"],
+    ("train",): [
+        "--preset",
+        "--epochs",
+        "--seed",
+        "--batch-size",
+        "--out",
+        "--data-dir",
+        "--threads",
+        "ONNX",
+    ],
     ("evaluate",): ["--model-dir", "--data-dir", "confusion matrix", "ONNX Runtime"],
     ("serve",): ["--host", "--port", "Streamlit"],
     ("api",): ["--host", "--port", "--workers"],

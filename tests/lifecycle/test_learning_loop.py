@@ -6,6 +6,7 @@ refuses: no feedback, too little, and a candidate the gate rejects."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from digit_knower.lifecycle import feedback
 from digit_knower.lifecycle.retrain import EXIT_REFUSED
 from digit_knower.reader.predictor import CARD_FILE, MODEL_FILE
 from digit_knower.serving import predict_and_log as service
-from digit_knower.settings import get_settings
+from digit_knower.settings import SHIPPED_MODEL_DIR, get_settings
 from digit_knower.store import Store
 from digit_knower.store.api_keys import ADMIN_KEY_NAME
 from tests.support.api import drawn_one
@@ -75,7 +76,9 @@ def test_the_candidates_card_names_its_lineage_and_figures(learning_loop: LoopRu
     changed = card["gate"]["changed_answers"]
     assert changed["total"] == 3000 and changed["changed"] <= 60  # 2% of the reference set
     assert lineage["feedback_untrusted_left_out"] == 0
-    assert card["test_accuracy"] >= 0.9955  # the gate's own bound: the shipped model's 99.65% - 0.1
+    # The gate's own bound: the parent's (the shipped model's) MNIST test accuracy less 0.1 point.
+    shipped = json.loads((SHIPPED_MODEL_DIR / CARD_FILE).read_text())
+    assert card["test_accuracy"] >= shipped["test_accuracy"] - 0.001
 
     assert {p.name for p in (registry / learning_loop.candidate).iterdir()} == {
         MODEL_FILE,
