@@ -18,6 +18,7 @@ import json
 import os
 import re
 import resource
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -47,6 +48,7 @@ local threads = {}
 wrk.method = "POST"
 wrk.body = body
 wrk.headers["Content-Type"] = "%(content_type)s"
+%(key_header)s
 
 function setup(thread) table.insert(threads, thread) end
 function delay() if os.time() >= deadline then return 3600000 end return 0 end
@@ -105,10 +107,9 @@ def _read(path: Path) -> str:
         return ""
 
 
-def check_one_request(port: int, body: bytes, content_type: str) -> None:
-    r = httpx.post(
-        f"http://127.0.0.1:{port}/v1/predictions", content=body, headers={"content-type": content_type}
-    )
+def check_one_request(port: int, body: bytes, content_type: str, key: str | None) -> None:
+    headers = {"content-type": content_type, **({"X-API-Key": key} if key else {})}
+    r = httpx.post(f"http://127.0.0.1:{port}/v1/predictions", content=body, headers=headers)
     if r.status_code != 201 or r.json()["digit"] != 1:
         raise SystemExit(f"the API did not read the bench drawing as a 1: {r.status_code} {r.text}")
 
@@ -118,7 +119,13 @@ def run_wrk(
 ) -> dict[str, int]:
     script = workdir / "post.lua"
     script.write_text(
-        WRK_SCRIPT % {"body": lua_bytes(body), "duration": args.duration, "content_type": content_type}
+        WRK_SCRIPT
+        % {
+            "body": lua_bytes(body),
+            "duration": args.duration,
+            "content_type": content_type,
+            "key_header": f'wrk.headers["X-API-Key"] = "{args.key_value}"' if args.key_value else "",
+        }
     )
     cmd = [
         "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration + args.drain}s",
@@ -245,11 +252,13 @@ def bench(args: argparse.Namespace) -> list[Round]:
         env["DIGIT_KNOWER_METRICS"] = "false" if args.no_metrics else "true"
         env.pop("DIGIT_KNOWER_API_KEY", None)
         subprocess.run([str(REPO_ROOT / ".venv/bin/digit-knower"), "db", "upgrade"], env=env, check=True)
+        admin, args.key_value = locked(env) if args.key == "scoped" else (None, None)
         with servers.api(env, work / "api.log", workers=args.workers) as api:
-            check_one_request(api.port, body, content_type)
+            check_one_request(api.port, body, content_type, args.key_value)
             print(
                 f"workers={args.workers} body={args.body} ({len(body)} B) connections={args.connections} "
-                f"metrics={'off' if args.no_metrics else 'on'} serving with {serving_stack(api.process.pid)}"
+                f"metrics={'off' if args.no_metrics else 'on'} key={args.key} "
+                f"serving with {serving_stack(api.process.pid)}"
             )
             target = Target(
                 api.port, api.process.pid, server, url.rsplit("/", 1)[1], body, content_type, work
@@ -259,18 +268,34 @@ def bench(args: argparse.Namespace) -> list[Round]:
                 rounds.append(one_round(args, target))
                 print(f"  round {i + 1}: {rounds[-1].describe()}", flush=True)
             if not args.no_metrics:
-                print(f"GET /metrics, all workers: {counted_predictions(api.url):.0f} predictions counted")
+                counted = counted_predictions(api.url, admin)
+                print(f"GET /metrics, all workers: {counted:.0f} predictions counted")
             return rounds
     finally:
         server.destroy()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def counted_predictions(base_url: str) -> float:
+def locked(env: dict[str, str]) -> tuple[str, str]:
+    """Lock the API as a deployment is: an admin key in `env`, and a scoped `predict` key made with
+    `digit-knower keys create` (looked up by its hash, as every client's is). Returns both."""
+    admin = secrets.token_hex(32)
+    env["DIGIT_KNOWER_API_KEY"] = admin
+    made = subprocess.run(
+        [str(REPO_ROOT / ".venv/bin/digit-knower"), "keys", "create", "bench", "--scope", "predict"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return admin, made.stdout.strip().splitlines()[-1]
+
+
+def counted_predictions(base_url: str, admin: str | None) -> float:
     """The predictions the API's metrics count, summed over verdicts (and over workers)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = httpx.get(f"{base_url}/metrics").text
+    text = httpx.get(f"{base_url}/metrics", headers={"X-API-Key": admin} if admin else {}).text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
@@ -313,6 +338,13 @@ def main() -> int:
     parser.add_argument("--body", choices=["multipart", "json"], default="multipart", help="upload form")
     parser.add_argument(
         "--no-metrics", action="store_true", help="serve with DIGIT_KNOWER_METRICS=false (default: on)"
+    )
+    parser.add_argument(
+        "--key",
+        choices=("none", "scoped"),
+        default="none",
+        help="none: an open API; scoped: locked with an admin key, posting with a `predict` key "
+        "made by `digit-knower keys create` (default: none)",
     )
     return 0 if summarize(bench(parser.parse_args())) else 1
 

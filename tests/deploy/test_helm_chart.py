@@ -508,3 +508,17 @@ def test_the_outbox_stops_below_its_volume_and_scale_down_waits_for_it(component
         "--wait",
         "70",
     ]
+
+
+def test_for_long_outages_each_pod_s_outbox_can_have_a_volume_claim_of_its_own() -> None:
+    claim = {"enabled": True, "storageClassName": "local-ssd", "size": "20Gi"}
+    deployment = named(
+        objects("defaults", {"api": {"outboxClaim": claim, "outboxMaxMB": 18000}}), "Deployment", "api"
+    )
+    (state,) = [v for v in pod_spec(deployment)["volumes"] if v["name"] == "state"]
+    spec = state["ephemeral"]["volumeClaimTemplate"]["spec"]
+    assert "emptyDir" not in state
+    assert spec["storageClassName"] == "local-ssd" and spec["resources"]["requests"]["storage"] == "20Gi"
+    assert spec["accessModes"] == ["ReadWriteOnce"]
+    (container,) = containers(deployment)
+    assert env_of(container)["DIGIT_KNOWER_OUTBOX_MAX_MB"]["value"] == "18000"

@@ -114,12 +114,27 @@ fails here, unless apiKey.insecureNoKey says so for a demo.
 {{- end }}
 {{- end }}
 
-{{/* The volumes behind them; call with (dict "root" $ "stateSizeLimit" "1Gi"). */}}
+{{/* The volumes behind them; call with (dict "root" $ "stateSizeLimit" "1Gi" "outboxClaim" ...). */}}
 {{- define "digit-knower.volumes" -}}
 # Per-pod local storage: the outbox (SQLite in WAL mode) must never be on a shared network volume.
+{{- with .outboxClaim }}{{ if .enabled }}
+- name: state
+  ephemeral:
+    volumeClaimTemplate:
+      spec:
+        accessModes: ["ReadWriteOnce"]
+        {{- with .storageClassName }}
+        storageClassName: {{ . | quote }}
+        {{- end }}
+        resources:
+          requests:
+            storage: {{ .size }}
+{{- end }}{{ end }}
+{{- if not (and .outboxClaim .outboxClaim.enabled) }}
 - name: state
   emptyDir:
     sizeLimit: {{ .stateSizeLimit }}
+{{- end }}
 - name: tmp
   emptyDir:
     sizeLimit: 256Mi
