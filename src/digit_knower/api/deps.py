@@ -99,10 +99,6 @@ async def caller(request: Request, api_key: str | None = Security(api_key_header
     )
 
 
-# Any valid key, whatever its scopes (the name earlier code depends on).
-require_api_key = caller
-
-
 def allowed(scope: str) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency: the caller, when its key has `scope` (or admin); else 403."""
 
@@ -128,24 +124,34 @@ def _key_ring(request: Request) -> KeyRing:
     return ring
 
 
-# The docs are opened in a browser, which cannot add an X-API-Key header: it asks for a password.
-docs_basic_auth = HTTPBasic(auto_error=False, realm="Digit Knower API docs")
+def key_or_password(realm: str, refusal: str) -> Callable[..., Awaitable[None]]:
+    """A dependency for what a browser or Prometheus opens, which cannot always add an X-API-Key
+    header: when DIGIT_KNOWER_API_KEY is set, that key in X-API-Key, or as the password of HTTP
+    Basic authentication in `realm` (any user name); else 401 with `refusal`."""
+    basic_auth = HTTPBasic(auto_error=False, realm=realm)
+
+    # Defaults, not Annotated: FastAPI reads the (postponed) annotations in the module's globals,
+    # where this closure's `basic_auth` does not stand.
+    async def check(
+        api_key: str | None = Security(api_key_header),
+        basic: HTTPBasicCredentials | None = Security(basic_auth),  # noqa: B008 (see above)
+    ) -> None:
+        expected = get_settings().api_key
+        password = basic.password if basic else None
+        if expected and not (_is_key(api_key, expected) or _is_key(password, expected)):
+            raise ProblemError(
+                401, refusal, headers={"WWW-Authenticate": f'Basic realm="{realm}", charset="UTF-8"'}
+            )
+
+    return check
 
 
-async def require_docs_access(
-    api_key: Annotated[str | None, Security(api_key_header)],
-    basic: Annotated[HTTPBasicCredentials | None, Security(docs_basic_auth)],
-) -> None:
-    """The docs and the OpenAPI document need the API key too, when one is set: in X-API-Key, or
-    as the password of HTTP Basic authentication (any user name)."""
-    expected = get_settings().api_key
-    if expected and not (_is_key(api_key, expected) or _is_key(basic.password if basic else None, expected)):
-        raise ProblemError(
-            401,
-            "The API documentation needs the API key: send it in the X-API-Key header, or give it as "
-            "the password when the browser asks (any user name).",
-            headers={"WWW-Authenticate": 'Basic realm="Digit Knower API docs", charset="UTF-8"'},
-        )
+# The docs and the OpenAPI document: a browser asks for the password.
+require_docs_access = key_or_password(
+    "Digit Knower API docs",
+    "The API documentation needs the API key: send it in the X-API-Key header, or give it as "
+    "the password when the browser asks (any user name).",
+)
 
 
 def _is_key(given: str | None, expected: str) -> bool:

@@ -11,18 +11,14 @@ reach and its Ingress never routes.
 
 from __future__ import annotations
 
-import secrets
 import time
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
 from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digit_knower.api.errors import ProblemError
+from digit_knower.api.deps import key_or_password
 from digit_knower.serving import metrics
-from digit_knower.settings import get_settings
 
 router = APIRouter(tags=["monitoring"])
 
@@ -30,26 +26,12 @@ router = APIRouter(tags=["monitoring"])
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
-_basic = HTTPBasic(auto_error=False, realm="Digit Knower metrics")
-
-
-async def require_metrics_key(
-    api_key: Annotated[str | None, Depends(_key_header)],
-    basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
-) -> None:
-    """The API key, when one is set: in X-API-Key, or as the HTTP Basic password (any user name)."""
-    expected = get_settings().api_key
-    if not expected:
-        return
-    given = [value for value in (api_key, basic.password if basic else None) if value is not None]
-    if not any(secrets.compare_digest(value.encode(), expected.encode()) for value in given):
-        raise ProblemError(
-            401,
-            "The metrics need the API key: send it in the X-API-Key header, or as the password of "
-            "HTTP Basic authentication (Prometheus' basic_auth; any user name).",
-            headers={"WWW-Authenticate": 'Basic realm="Digit Knower metrics", charset="UTF-8"'},
-        )
+# Prometheus sends the key as its basic_auth password.
+require_metrics_key = key_or_password(
+    "Digit Knower metrics",
+    "The metrics need the API key: send it in the X-API-Key header, or as the password of "
+    "HTTP Basic authentication (Prometheus' basic_auth; any user name).",
+)
 
 
 @router.get("/metrics", include_in_schema=False, dependencies=[Depends(require_metrics_key)])

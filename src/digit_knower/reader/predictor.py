@@ -194,9 +194,9 @@ class Predictor:
         not read as one digit, not parted at a gap) replaced by the best way to cut it, if any:
         every candidate part of every such picture is read in one more batch (see `cuts`)."""
         looked = [
-            (i, _cut_candidates(picture.ink))
+            (i, _cut_candidates(picture.ink, picture.strong))
             for i, (picture, prediction) in enumerate(zip(inputs, predictions, strict=True))
-            if picture.ink is not None and _may_be_cut(prediction)
+            if picture.ink is not None and picture.strong is not None and _may_be_cut(prediction)
         ]
         looked = [(i, found) for i, found in looked if found.ways]
         if not looked:
@@ -255,8 +255,10 @@ class _Inputs:
 
     pictures: NDArray[np.uint8]  # (1 + parts, 28, 28)
     clearly_apart: bool = False
-    # The ink, kept where it is wide enough to be several digits that no gap parts (`cuts`).
+    # The ink and where it is clearly ink (`preprocess.strong`), kept where it is wide enough to be
+    # several digits that no gap parts (`cuts`).
     ink: NDArray[np.uint8] | None = None
+    strong: NDArray[np.bool_] | None = None
 
 
 @dataclass(frozen=True)
@@ -267,9 +269,9 @@ class _CutCandidates:
     ways: list[tuple[int, ...]]
 
 
-def _cut_candidates(ink: NDArray[np.uint8]) -> _CutCandidates:
+def _cut_candidates(ink: NDArray[np.uint8], strong: NDArray[np.bool_]) -> _CutCandidates:
     with timings.timed("preprocess"):
-        found = cuts.cuts(ink, preprocess.strong(ink))
+        found = cuts.cuts(ink, strong)
         pictures: list[NDArray[np.uint8] | None] = []
         for part in found.parts:
             try:
@@ -336,18 +338,18 @@ def _model_inputs(image: object) -> _Inputs:
 def _preprocessed(image: object) -> _Inputs:
     ink = preprocess.ink_of(image)
     whole = preprocess.digit_input(ink)
-    found = segment.digit_spans(preprocess.strong(ink))
+    strong = preprocess.strong(ink)
+    found = segment.digit_spans(strong)
+    # Wide ink is kept for the cut search, with its clear ink, computed once here.
+    wide = cuts.could_be_several(strong)
+    kept_ink, kept_strong = (ink, strong) if wide else (None, None)
     parts = []
     for span in found.spans:
         try:
             parts.append(preprocess.digit_input(ink[:, span], picture_extent=max(ink.shape)))
         except EmptyImageError:  # a piece that is only a speck: no several digits after all
-            return _Inputs(whole[np.newaxis], ink=_if_wide(ink))
-    return _Inputs(np.stack([whole, *parts]), found.clearly_apart, _if_wide(ink))
-
-
-def _if_wide(ink: NDArray[np.uint8]) -> NDArray[np.uint8] | None:
-    return ink if cuts.could_be_several(preprocess.strong(ink)) else None
+            return _Inputs(whole[np.newaxis], ink=kept_ink, strong=kept_strong)
+    return _Inputs(np.stack([whole, *parts]), found.clearly_apart, ink=kept_ink, strong=kept_strong)
 
 
 def _read_only(picture: NDArray[np.uint8]) -> NDArray[np.uint8]:

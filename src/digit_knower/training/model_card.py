@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from digit_knower.reader.classes import DIGITS, softmax
-from digit_knower.reader.predictor import CARD_FILE
+from digit_knower.reader.predictor import CARD_FILE, Predictor
 from digit_knower.training import calibrate, evaluate
 
 # The test-side sets the card's reader figures are measured on (bench/reader_quality.py runs
@@ -102,15 +102,20 @@ def _ece(logits: np.ndarray, right: np.ndarray) -> float:
     return calibrate.ece(softmax(logits[:, :DIGITS]).max(axis=1), right)
 
 
+def served(model_dir: Path, card: dict[str, Any]) -> Predictor:
+    """The reader as it will serve the model in `model_dir`: the card is written first, since the
+    Predictor reads its thresholds from it."""
+    write(card, model_dir)
+    return Predictor.from_dir(model_dir, threads=card["threads"])
+
+
 def reader_test_figures(model_dir: Path, card: dict[str, Any], test: Any, cache_dir: Path) -> dict[str, Any]:
     """The reader as served (preprocessing, segmentation, verdicts) on the test-side sets: MNIST
     test digits, mouse-style redrawings of them, and non-digits drawn for the test (drawn once and
     kept in `cache_dir`)."""
-    from digit_knower.reader.predictor import Predictor
     from digit_knower.training import reader_quality as quality
 
-    write(card, model_dir)  # the Predictor reads its thresholds from the card
-    predictor = Predictor.from_dir(model_dir, threads=card["threads"])
+    predictor = served(model_dir, card)
     mnist = quality.mnist_figures(predictor, test)
     mouse = quality.cached(cache_dir, quality.mouse_style, test, CARD_MOUSE_STYLE_PER_POLARITY)
     mouse_read = quality.read(predictor, mouse)
@@ -133,11 +138,9 @@ def real_hands_figures(model_dir: Path, card: dict[str, Any], pen: Any, omniglot
     """The reader as served on real people's handwriting, validation data only: the pen digits'
     validation rows drawn as curves and as polylines (read right; refused as "not a digit"), and
     Omniglot's validation letters (turned away: "not a digit" or "unsure")."""
-    from digit_knower.reader.predictor import Predictor
     from digit_knower.training import reader_quality as quality
 
-    write(card, model_dir)  # the Predictor reads its thresholds from the card
-    predictor = Predictor.from_dir(model_dir, threads=card["threads"])
+    predictor = served(model_dir, card)
     figures: dict[str, Any] = {}
     for stroke, curve in (("curves", True), ("polylines", False)):
         drawings = quality.pen_digit_set(pen, curve=curve)
