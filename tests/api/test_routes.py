@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from digit_knower.api import create_app
 from digit_knower.cli import main as cli_main
 from digit_knower.settings import get_settings
-from tests.support.api import blank_png, drawn_one, one_pixels
+from tests.support.api import blank_png, drawn_one, drawn_one_and_zero, one_pixels
 
 PROBLEM = "application/problem+json"
 
@@ -84,6 +84,20 @@ def test_a_png_upload_is_read_and_logged_with_source_api(client: TestClient) -> 
     assert (logged["verdict"], logged["digits"], logged["message"]) == ("digit", [1], "It's a 1.")
     assert logged["true_label"] is None
     assert len(base64.b64decode(logged["model_input"])) == 28 * 28
+    assert logged["part_inputs"] is None  # one digit: `model_input` is its picture
+
+
+def test_several_digits_are_logged_with_the_picture_of_each_digit(client: TestClient) -> None:
+    created = post_png(client, drawn_one_and_zero()).json()
+    assert (created["verdict"], created["digits"]) == ("several_digits", [1, 0])
+
+    logged = client.get(f"/v1/predictions/{created['id']}").json()
+    parts = [base64.b64decode(part) for part in logged["part_inputs"]]
+    assert [len(part) for part in parts] == [28 * 28, 28 * 28]  # one a digit, left to right
+    assert parts[0] == base64.b64decode(logged["model_input"])  # the first is the one it always gave
+    assert parts[0] != parts[1]
+    (listed,) = client.get("/v1/predictions").json()["items"]
+    assert listed["part_inputs"] == logged["part_inputs"]
 
 
 def test_a_jpeg_upload_is_read(client: TestClient) -> None:

@@ -170,7 +170,7 @@ def test_a_scribble_is_called_no_digit_and_two_digits_are_both_read(tmp_path: Pa
         finally:
             browser.close()
     store = Store(env["DATABASE_URL"], outbox_path=tmp_path / "test-outbox.sqlite3")
-    assert [(r.verdict, r.digits) for r in store.recent()] == [
-        ("several_digits", [1, 0]),
-        ("not_a_digit", []),
+    assert [(r.verdict, r.digits, len(r.part_input_arrays())) for r in store.recent()] == [
+        ("several_digits", [1, 0], 2),  # the picture of each digit is kept, for the History
+        ("not_a_digit", [], 1),
     ]

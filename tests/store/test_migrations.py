@@ -16,13 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from digit_knower.store import PredictionRecord, SchemaOutOfDateError, Store
 from digit_knower.store.schema import head_revision
 from digit_knower.store.tables import Base, predictions
-from tests.support.store import T0, make_card, make_record
+from tests.support.store import T0, make_card, make_record, make_several
 
 TABLES = {"model_versions", "predictions", "idempotency_keys", "deployments", "api_keys"}
 
 
-# Columns that revision 0005 added: rows written by the code of earlier revisions have none.
-NEWER_COLUMNS = {"owner", "labelled_by"}
+# Columns that revisions 0005 (owners) and 0006 (every digit's picture) added: rows written by the
+# code of earlier revisions have none.
+NEWER_COLUMNS = {"owner", "labelled_by", "part_inputs"}
 
 
 def insert_as_before_0005(store: Store, record: PredictionRecord) -> None:
@@ -227,3 +228,40 @@ def test_0005_logs_uploads_as_their_own_source_and_a_downgrade_calls_them_web(st
     store.upgrade()
     store.log_prediction(make_record(4, source="upload"))
     assert sorted(sources_by_id(store).values()) == ["upload", "web", "web"]
+
+
+def insert_part_inputs(store: Store, part_inputs: bytes) -> None:
+    """A row with any part_inputs at all: only the database's check stands in the way (the
+    record's own type would refuse a broken picture first)."""
+    row = make_several(4, 2).model_dump() | {"part_inputs": part_inputs}
+    with store.engine.begin() as connection:
+        connection.execute(predictions.insert().values(row))
+
+
+def test_0006_keeps_every_digits_picture_and_old_rows_keep_their_first_up_down_and_up(store: Store) -> None:
+    store.upgrade("0005")
+    old = make_several(4, 2, at=T0)
+    with store.engine.begin() as connection:  # as the 0005 code wrote it: the first digit's picture only
+        connection.execute(predictions.insert().values(old.model_dump(exclude={"part_inputs"})))
+
+    store.upgrade()
+    new = make_several(7, 1, 3, at=T0 + timedelta(seconds=1))
+    store.log_prediction(new)
+    by_id = {r.id: r for r in store.recent()}
+    assert (by_id[old.id].part_inputs, by_id[old.id].model_input) == (None, old.model_input)
+    assert by_id[new.id].part_inputs == new.part_inputs and len(by_id[new.id].part_input_arrays()) == 3
+    insert_part_inputs(store, bytes(2 * 784))  # two whole pictures go in
+    for broken in (bytes(783), bytes(784 + 1), b""):  # and only whole 28x28 pictures
+        with pytest.raises(IntegrityError):
+            insert_part_inputs(store, broken)
+
+    store.downgrade("0005")
+    assert "part_inputs" not in {c["name"] for c in inspect(store.engine).get_columns("predictions")}
+    with store.engine.connect() as connection:
+        kept = dict(connection.execute(select(predictions.c.id, predictions.c.model_input)).all())
+    assert len(kept) == 3  # every row stays, with its first picture
+    assert (kept[old.id], kept[new.id]) == (old.model_input, new.model_input)
+
+    store.upgrade()
+    assert {r.part_inputs for r in store.recent()} == {None}  # the downgrade dropped the others
+    store.log_prediction(make_several(5, 5))

@@ -27,6 +27,7 @@ from tests.support.store import (
     accept_poison,
     count_rows,
     make_record,
+    make_several,
     open_store,
     queue_prediction,
     refuse_poison,
@@ -244,6 +245,18 @@ def test_a_label_whose_prediction_is_not_there_yet_is_kept_and_applied_later(sto
     store.outbox.append("prediction", str(record.id), record.model_dump_json())
     assert store.flush_outbox() == 2
     assert labels_in(store) == {record.id: 9}
+
+
+def test_every_digits_picture_of_several_waits_in_the_outbox_and_lands_whole(store: Store) -> None:
+    """A prediction of several digits made during an outage keeps all its pictures, not only the first."""
+    record = make_several(4, 2, 1)
+    store.outbox.append("prediction", str(record.id), record.model_dump_json())
+
+    assert store.flush_outbox() == 1
+    with store.engine.connect() as connection:
+        row = connection.execute(select(predictions.c.part_inputs).where(predictions.c.id == record.id))
+        assert row.scalar_one() == record.part_inputs
+    assert store.get(record.id) == record
 
 
 # --- A file of the previous version ------------------------------------------------------------------

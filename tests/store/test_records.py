@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -61,6 +62,70 @@ def test_model_input_survives_a_json_round_trip_as_base64() -> None:
     record = PredictionRecord.from_prediction(fake_prediction(), source="api", latency_ms=0.2)
     record = record.model_copy(update={"model_input": bytes(range(256)) * 3 + bytes(16)})
     assert PredictionRecord.model_validate_json(record.model_dump_json()) == record
+
+
+def several_digits(*digits: int) -> SimpleNamespace:
+    """A reading of several digits as the reader gives it: the first part's figures and picture,
+    and each digit's part with its own picture (a bar at a different place in each)."""
+    parts = []
+    for i, digit in enumerate(digits):
+        part = fake_prediction(digit)
+        part.model_input = np.zeros((28, 28), dtype=np.uint8)
+        part.model_input[4:24, 4 + 4 * i : 6 + 4 * i] = 255
+        parts.append(part)
+    whole = fake_prediction(digits[0])
+    whole.model_input = parts[0].model_input
+    whole.verdict, whole.digits, whole.parts = "several_digits", digits, parts
+    return whole
+
+
+def test_several_digits_keep_the_picture_of_every_digit_left_to_right() -> None:
+    prediction = several_digits(4, 2, 1)
+    record = PredictionRecord.from_prediction(prediction, source="web", latency_ms=1)
+    assert record.part_inputs is not None and len(record.part_inputs) == 3 * 784
+    kept = np.stack(record.part_input_arrays())
+    assert np.array_equal(kept, np.stack([part.model_input for part in prediction.parts]))
+    assert np.array_equal(record.model_input_array(), kept[0])  # the first is `model_input`, as before
+
+
+def test_one_digit_keeps_one_picture_and_no_parts() -> None:
+    record = PredictionRecord.from_prediction(fake_prediction(3), source="web", latency_ms=1)
+    assert record.part_inputs is None
+    (picture,) = record.part_input_arrays()
+    assert np.array_equal(picture, record.model_input_array())
+    pruned = record.model_copy(update={"model_input": None})
+    assert pruned.part_input_arrays() == []  # retention dropped it: nothing to show
+
+
+def test_every_digits_picture_survives_a_json_round_trip_as_base64() -> None:
+    """The outbox keeps records as JSON: a prediction queued during an outage keeps all its pictures."""
+    record = PredictionRecord.from_prediction(several_digits(4, 2), source="api", latency_ms=0.2)
+    record = record.model_copy(update={"part_inputs": bytes(range(256)) * 6 + bytes(32)})
+    payload = record.model_dump_json()
+    assert isinstance(json.loads(payload)["part_inputs"], str)  # base64 text, not a list of numbers
+    assert PredictionRecord.model_validate_json(payload) == record
+
+
+def test_a_record_from_before_the_parts_were_kept_still_reads() -> None:
+    """An outbox entry queued by the previous version has no part_inputs at all."""
+    record = PredictionRecord.from_prediction(fake_prediction(), source="web", latency_ms=1)
+    payload = json.loads(record.model_dump_json())
+    del payload["part_inputs"]
+    assert PredictionRecord.model_validate_json(json.dumps(payload)) == record
+
+
+@pytest.mark.parametrize(
+    ("part_inputs", "why"),
+    [
+        (bytes(784 + 1), "whole 28x28 pictures"),
+        (b"", "at least 784"),
+        (bytes(3 * 784), "3 pictures for 2 digits"),
+    ],
+)
+def test_parts_that_are_not_one_whole_picture_a_digit_are_refused(part_inputs: bytes, why: str) -> None:
+    record = PredictionRecord.from_prediction(several_digits(4, 2), source="web", latency_ms=1)
+    with pytest.raises(ValidationError, match=why):
+        PredictionRecord.model_validate({**record.model_dump(), "part_inputs": part_inputs})
 
 
 def test_timestamps_are_kept_in_utc() -> None:

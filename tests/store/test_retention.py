@@ -10,7 +10,7 @@ from digit_knower.cli import main as cli_main
 from digit_knower.settings import get_settings
 from digit_knower.store import Store
 from digit_knower.store.api_keys import ADMIN_KEY_NAME
-from tests.support.store import make_record
+from tests.support.store import make_record, make_several
 
 
 def log_aged(store: Store, days_old: list[float]) -> list:
@@ -37,6 +37,19 @@ def test_prune_drops_old_pictures_and_keeps_every_figure(store: Store) -> None:
     assert len(store.labelled_feedback()) == 2  # retraining has no picture to learn the old ones from
     with pytest.raises(ValueError, match="was pruned"):
         by_id[old[0].id].model_input_array()
+
+
+def test_prune_drops_the_picture_of_every_digit_of_several(store: Store) -> None:
+    now = datetime.now(UTC)
+    old, recent = make_several(4, 2, at=now - timedelta(days=40)), make_several(7, 1, at=now)
+    store.log_prediction(old)
+    store.log_prediction(recent)
+
+    assert store.prune(timedelta(days=30)) == 1
+    by_id = {r.id: r for r in store.recent()}
+    assert (by_id[old.id].model_input, by_id[old.id].part_inputs) == (None, None)
+    assert by_id[old.id].digits == [4, 2]  # what was read stays
+    assert by_id[recent.id].part_inputs == recent.part_inputs
 
 
 def test_db_prune_takes_the_age_or_the_setting_and_says_how_many(

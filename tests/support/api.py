@@ -18,6 +18,17 @@ def drawn_one(fmt: str = "PNG", size: int = 280) -> bytes:
     return buffer.getvalue()
 
 
+def drawn_one_and_zero(size: int = 280) -> bytes:
+    """A 1 and a 0 drawn side by side, well apart, dark on white: two digits to read."""
+    image = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(image)
+    draw.line([(size * 0.25, size * 0.25), (size * 0.25, size * 0.75)], fill="black", width=size // 14)
+    draw.ellipse([(size * 0.57, size * 0.25), (size * 0.86, size * 0.75)], outline="black", width=size // 14)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def blank_png(size: int = 280) -> bytes:
     buffer = io.BytesIO()
     Image.new("L", (size, size), 255).save(buffer, format="PNG")

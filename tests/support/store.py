@@ -3,6 +3,7 @@ quickly, a database that refuses one record for good, the `db` command, and a wr
 insert.
 
     record = make_record(3, at=T0)           # a valid prediction record, random picture
+    several = make_several(4, 2)             # several digits read, a random picture for each
     store = open_store(url, tmp_path / "outbox.sqlite3")
     refuse_poison(url); queue_prediction(store, latency_ms=POISON_LATENCY_MS)
 """
@@ -61,6 +62,19 @@ def make_record(
         verdict=verdict,
         digits=None if verdict is None else [digit],
     )
+
+
+def make_several(
+    *digits: int, at: datetime | None = None, rng: random.Random | None = None
+) -> PredictionRecord:
+    """A valid record of several digits read side by side: a random picture for each digit, left
+    to right, the first one also its `model_input` (as the reader logs them)."""
+    rng = rng or random.Random()
+    record = make_record(digits[0], at=at, verdict="several_digits", rng=rng)
+    rest = b"".join(rng.randbytes(784) for _ in digits[1:])
+    assert record.model_input is not None
+    several = {"digits": list(digits), "part_inputs": record.model_input + rest}
+    return PredictionRecord.model_validate(record.model_dump() | several)
 
 
 def make_card(version: str = "dk-20261126-abcdef12") -> dict:

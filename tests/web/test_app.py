@@ -7,6 +7,7 @@ The real browser path is covered by tests/e2e.
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import socket
@@ -308,6 +309,25 @@ def test_history_and_stats_show_the_new_row_at_once(page: AppTest) -> None:
     assert history.loc[0, "correct"] == "✓ right"
     metrics = {m.label: m.value for m in page.metric}
     assert (metrics["Predictions"], metrics["Labelled"], metrics["Live accuracy"]) == ("1", "1", "100.0%")
+
+
+def one_and_zero(draw: ImageDraw.ImageDraw) -> None:
+    """A 1 and a 0 side by side, well apart: the reader reads two digits."""
+    draw.line([(70, 70), (70, 210)], fill=255, width=canvas.DEFAULT_STROKE)
+    draw.ellipse([(160, 70), (240, 210)], outline=255, width=canvas.DEFAULT_STROKE)
+
+
+def test_the_history_shows_several_digits_in_words_with_every_digits_picture(
+    page: AppTest, store: Store
+) -> None:
+    draw_and_predict(page, drawing(one_and_zero))
+    (record,) = store.recent()
+    assert (record.verdict, record.digits) == ("several_digits", [1, 0])
+    history = page.dataframe[0].value
+    assert history.loc[0, "answer"] == "I see several digits: 1 0."
+    picture = Image.open(io.BytesIO(base64.b64decode(history.loc[0, "saw"].split(",", 1)[1])))
+    assert picture.size == (2 * 28 + views.THUMBNAIL_GAP, 28)  # both digits, not only the 1
+    assert np.array_equal(np.asarray(picture)[:, -28:], record.part_input_arrays()[1])  # the 0, as saved
 
 
 def test_an_uploaded_png_is_read_and_logged_as_an_upload(page: AppTest, store: Store) -> None:

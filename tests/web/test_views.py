@@ -1,11 +1,19 @@
-"""The per-digit accuracy chart: counts on every bar, 0% as a visible bar, and 'no labels' apart from 0%."""
+"""The page's views: the per-digit accuracy chart (counts on every bar, 0% as a visible bar, and
+'no labels' apart from 0%), the History's words and pictures, and the charts' colours."""
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
 
 from digit_knower.store.records import DigitStats
 from digit_knower.web import views
+from tests.support.store import make_record, make_several
 
 
 def per_digit(**labelled_right: tuple[int, int]) -> list[DigitStats]:
@@ -78,6 +86,51 @@ def test_history_says_the_verdict_in_words_and_shows_no_digit_for_a_drawing_turn
 def test_what_the_model_saw_has_words_for_one_picture_and_for_several() -> None:
     assert views.saw_alt(1) == "What the model saw: a 28 by 28 picture of the digit"
     assert views.saw_alt(3) == "What the model saw: 3 pictures of 28 by 28, one per digit, left to right"
+
+
+def thumbnail(url: str) -> Image.Image:
+    assert url.startswith("data:image/png;base64,")
+    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+
+
+def test_the_history_shows_every_digit_of_several_side_by_side_and_one_digit_at_28_by_28() -> None:
+    one, two, three = make_record(7), make_several(4, 2), make_several(1, 0, 3)
+    frame = views.history_frame([one, two, three])
+    sizes = [thumbnail(url).size for url in frame["saw"]]
+    gap = views.THUMBNAIL_GAP
+    assert sizes == [(28, 28), (2 * 28 + gap, 28), (3 * 28 + 2 * gap, 28)]
+    assert list(frame["answer"]) == [
+        "Probably a 7.",
+        "I see several digits: 4 2.",
+        "I see several digits: 1 0 3.",
+    ]
+
+
+def test_each_digits_picture_is_shown_as_the_model_saw_it_left_to_right() -> None:
+    several = make_several(4, 2)
+    (url,) = views.history_frame([several])["saw"]
+    pixels = np.asarray(thumbnail(url))
+    first, second = several.part_input_arrays()
+    assert np.array_equal(pixels[:, :28], first)
+    assert np.array_equal(pixels[:, 28 + views.THUMBNAIL_GAP :], second)
+
+
+def test_a_row_from_before_every_digit_was_kept_shows_its_first_and_a_pruned_row_shows_none() -> None:
+    several = make_several(4, 2)
+    before = several.model_copy(update={"part_inputs": None})  # logged before migration 0006
+    pruned = several.model_copy(update={"part_inputs": None, "model_input": None})
+    old_url, pruned_url = views.history_frame([before, pruned])["saw"]
+    assert np.array_equal(np.asarray(thumbnail(old_url)), before.model_input_array())
+    assert pd.isna(pruned_url)  # an empty cell
+
+
+def test_the_picture_column_widens_for_the_widest_row_of_digits_so_it_shows_whole() -> None:
+    one_digit = views.saw_column_width([make_record(7)])
+    assert one_digit == 75  # Streamlit's "small" column
+    three = views.saw_column_width([make_record(7), make_several(1, 0, 3), make_several(4, 2)])
+    drawn = (3 * 28 + 2 * views.THUMBNAIL_GAP) * 29 / 28  # drawn 29 px tall, 8 px in from each side
+    assert drawn + 2 * 8 <= three < drawn + 2 * 8 + 2
+    assert views.saw_column_width([]) == one_digit
 
 
 def test_the_charts_text_follows_the_light_and_the_dark_theme() -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from digit_knower.reader.verdict import describe
-from digit_knower.store.records import Verdict
+from digit_knower.store.records import MODEL_INPUT_BYTES, Verdict
 
 VERDICT_DESCRIPTION = (
     "What the picture holds: 'digit' (one digit, read with confidence), 'unsure' (probably one "
@@ -23,6 +23,8 @@ MESSAGE_DESCRIPTION = "What the reader says, in words to show a person."
 
 Pixel = Annotated[int, Field(strict=True, ge=0, le=255)]
 PixelRow = Annotated[list[Pixel], Field(min_length=28, max_length=28)]
+# A stored 28x28 picture (784 bytes, row by row, white ink on black), as base64.
+Base64Picture = Annotated[str, Field(json_schema_extra={"contentEncoding": "base64"})]
 
 
 class ImageRequest(BaseModel):
@@ -118,6 +120,13 @@ class PredictionOut(BaseModel):
         description="Who made it: the API key's name, or 'page:<session>' for the web page. Null for "
         "predictions logged before owners were kept.",
     )
+    part_inputs: list[Base64Picture] | None = Field(
+        default=None,
+        description="For 'several_digits': what the model saw of each digit, left to right, each as "
+        "`model_input` is (base64 of 784 bytes; the first is `model_input`). Null for one digit, for "
+        "predictions logged before every digit's picture was kept, and once retention dropped the "
+        "pictures.",
+    )
 
     @computed_field(description=MESSAGE_DESCRIPTION)  # type: ignore[prop-decorator]
     @property
@@ -129,6 +138,18 @@ class PredictionOut(BaseModel):
     def _base64(cls, value: Any) -> Any:
         if isinstance(value, bytes | bytearray | memoryview):
             return base64.b64encode(bytes(value)).decode("ascii")
+        return value
+
+    @field_validator("part_inputs", mode="before")
+    @classmethod
+    def _each_part_base64(cls, value: Any) -> Any:
+        # Stored as one run of 784-byte pictures; a client gets one base64 string a digit.
+        if isinstance(value, bytes | bytearray | memoryview):
+            whole = bytes(value)
+            return [
+                base64.b64encode(whole[start : start + MODEL_INPUT_BYTES]).decode("ascii")
+                for start in range(0, len(whole), MODEL_INPUT_BYTES)
+            ]
         return value
 
 

@@ -67,10 +67,13 @@ def delete_prediction(connection: Connection, prediction_id: uuid.UUID, owner: s
 
 
 def prune_pictures(connection: Connection, before: datetime) -> int:
-    """Drop the picture of every prediction made before `before`; how many pictures went."""
+    """Drop the pictures of every prediction made before `before` (its whole and, for several
+    digits, each digit's); how many predictions lost theirs."""
     c = predictions.c
     statement = (
-        update(predictions).where(c.created_at < before, c.model_input.is_not(None)).values(model_input=None)
+        update(predictions)
+        .where(c.created_at < before, c.model_input.is_not(None) | c.part_inputs.is_not(None))
+        .values(model_input=None, part_inputs=None)
     )
     return connection.execute(statement).rowcount
 

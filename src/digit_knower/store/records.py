@@ -1,6 +1,7 @@
 """What the store takes and gives back: pydantic models that the API also returns as JSON.
 
-`model_input` (784 bytes) travels as base64 in JSON, so any byte value survives the round trip.
+`model_input` (784 bytes) and `part_inputs` (784 bytes a digit) travel as base64 in JSON, so any
+byte value survives the round trip.
 """
 
 from __future__ import annotations
@@ -11,12 +12,22 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from digit_knower.store.ids import uuid7
 
 MODEL_INPUT_SIDE = 28
 MODEL_INPUT_BYTES = MODEL_INPUT_SIDE * MODEL_INPUT_SIDE
+# The most digits one prediction may list (`digits`), so the most 28x28 parts it may keep.
+MAX_DIGITS = 64
 
 # Where a prediction came from: the page's canvas, the page's uploader, or the API.
 Source = Literal["web", "upload", "api"]
@@ -62,7 +73,7 @@ class PredictionRecord(BaseModel):
     )
     digits: list[Digit] | None = Field(
         default=None,
-        max_length=64,
+        max_length=MAX_DIGITS,
         description="the digits read, left to right; null for rows logged before verdicts",
     )
     owner: str | None = Field(
@@ -72,6 +83,14 @@ class PredictionRecord(BaseModel):
         "logged before owners were kept",
     )
     labelled_by: str | None = Field(default=None, max_length=100, description="who gave the label")
+    part_inputs: bytes | None = Field(
+        default=None,
+        min_length=MODEL_INPUT_BYTES,
+        max_length=MAX_DIGITS * MODEL_INPUT_BYTES,
+        description="for several digits, the 28x28 picture the model saw of each digit, left to "
+        "right, one after the other (784 bytes each; base64 in JSON); null for one digit, for rows "
+        "logged before they were kept, and once retention pruned the pictures",
+    )
 
     @field_validator("probabilities")
     @classmethod
@@ -79,6 +98,25 @@ class PredictionRecord(BaseModel):
         if not math.isclose(sum(value), 1.0, abs_tol=1e-3):
             raise ValueError(f"the ten probabilities must sum to 1, not {sum(value):.6f}")
         return value
+
+    @field_validator("part_inputs")
+    @classmethod
+    def _whole_pictures(cls, value: bytes | None) -> bytes | None:
+        if value is not None and len(value) % MODEL_INPUT_BYTES:
+            raise ValueError(f"the parts must be whole 28x28 pictures of 784 bytes, not {len(value)} bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _a_picture_for_each_digit(self) -> PredictionRecord:
+        # The History shows what the model saw of each digit it read: one picture a digit, no more.
+        if self.part_inputs is None:
+            return self
+        pictures, digits = len(self.part_inputs) // MODEL_INPUT_BYTES, len(self.digits or ())
+        if pictures != digits:
+            raise ValueError(
+                f"part_inputs holds {pictures} pictures for {digits} digits: one picture a digit"
+            )
+        return self
 
     @classmethod
     def from_prediction(
@@ -91,11 +129,9 @@ class PredictionRecord(BaseModel):
         owner: str | None = None,
     ) -> PredictionRecord:
         """A new record, with a fresh UUIDv7, for a `digit_knower.Prediction`."""
-        import numpy as np
-
-        picture = np.asarray(prediction.model_input)
-        if picture.shape != (MODEL_INPUT_SIDE, MODEL_INPUT_SIDE):
-            raise ValueError(f"model_input must be 28x28, not {picture.shape}")
+        picture = _input_bytes(prediction.model_input)
+        # Several digits: every digit's picture, not only the first one's (which is `model_input`).
+        parts = getattr(prediction, "parts", ())
         ns = time.time_ns() if at_ns is None else at_ns
         return cls(
             id=uuid7(ns),
@@ -105,11 +141,12 @@ class PredictionRecord(BaseModel):
             digit=int(prediction.digit),
             confidence=float(prediction.confidence),
             probabilities=[float(p) for p in prediction.probabilities],
-            model_input=np.ascontiguousarray(picture, dtype=np.uint8).tobytes(),
+            model_input=picture,
             latency_ms=float(latency_ms),
             verdict=prediction.verdict,
             digits=[int(d) for d in prediction.digits],
             owner=owner,
+            part_inputs=b"".join(_input_bytes(p.model_input) for p in parts) if parts else None,
         )
 
     def model_input_array(self) -> Any:
@@ -121,9 +158,30 @@ class PredictionRecord(BaseModel):
             raise ValueError(f"the picture of prediction {self.id} was pruned (retention)")
         return np.frombuffer(self.model_input, dtype=np.uint8).reshape(MODEL_INPUT_SIDE, MODEL_INPUT_SIDE)
 
+    def part_input_arrays(self) -> list[Any]:
+        """What the model saw of each digit, left to right, as (28, 28) uint8 numpy arrays: one for
+        each of several digits; only `model_input` for one digit, a row logged before the parts
+        were kept, or (none) once retention pruned the pictures."""
+        import numpy as np
+
+        if self.part_inputs is not None:
+            side = (MODEL_INPUT_SIDE, MODEL_INPUT_SIDE)
+            return list(np.frombuffer(self.part_inputs, dtype=np.uint8).reshape(-1, *side))
+        return [] if self.model_input is None else [self.model_input_array()]
+
     def with_label(self, label: int, labelled_at: datetime, by: str | None = None) -> PredictionRecord:
         update = {"true_label": label, "labelled_at": _to_utc(labelled_at), "labelled_by": by}
         return self.model_copy(update=update)
+
+
+def _input_bytes(model_input: Any) -> bytes:
+    """A 28x28 model input as its 784 bytes, row by row; ValueError for any other shape."""
+    import numpy as np
+
+    picture = np.asarray(model_input)
+    if picture.shape != (MODEL_INPUT_SIDE, MODEL_INPUT_SIDE):
+        raise ValueError(f"model_input must be 28x28, not {picture.shape}")
+    return np.ascontiguousarray(picture, dtype=np.uint8).tobytes()
 
 
 def _accuracy(correct: int, labelled: int) -> float | None:

@@ -304,8 +304,9 @@ class Store:
         return [queries.to_record(row) for row in rows]
 
     def prune(self, older_than: timedelta) -> int:
-        """Drop the pictures (`model_input`) of predictions older than `older_than`, keeping their
-        digit, verdict, label and owner for the statistics; how many pictures were dropped."""
+        """Drop the pictures (`model_input`, and `part_inputs` for several digits) of predictions
+        older than `older_than`, keeping their digit, verdict, label and owner for the statistics;
+        how many predictions lost their pictures."""
         if older_than <= timedelta(0):
             raise ValueError(f"the age to prune at must be more than 0, not {older_than}")
         return self._read(queries.prune_pictures, datetime.now(UTC) - older_than)

@@ -96,6 +96,9 @@ class PredictionRow(Base):
     # admin key's DIGIT_KNOWER_API_KEY. Null in rows logged before migration 0005.
     owner: Mapped[str | None] = mapped_column(String(100))
     labelled_by: Mapped[str | None] = mapped_column(String(100))
+    # Several digits: the 28x28 picture of each digit, left to right, 784 bytes each (`model_input`
+    # is the first one's). Null for one digit, in rows logged before migration 0006, and once pruned.
+    part_inputs: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (
         CheckConstraint("digit BETWEEN 0 AND 9", name="digit_0_9"),
@@ -104,6 +107,7 @@ class PredictionRow(Base):
         CheckConstraint("confidence BETWEEN 0 AND 1", name="confidence_0_1"),
         CheckConstraint("latency_ms >= 0", name="latency_ms"),
         CheckConstraint("length(model_input) = 784", name="model_input_784"),
+        CheckConstraint("length(part_inputs) > 0 AND length(part_inputs) % 784 = 0", name="part_inputs_784"),
         CheckConstraint("(true_label IS NULL) = (labelled_at IS NULL)", name="labelled_at_with_label"),
         CheckConstraint("verdict IN ('digit', 'unsure', 'not_a_digit', 'several_digits')", name="verdict"),
         # recent(): newest first.

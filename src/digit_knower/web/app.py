@@ -414,7 +414,7 @@ def history_panel(store: Store) -> bool:
         selection_mode="multi-row",
         column_config={
             "time": st.column_config.DatetimeColumn("time", format="D MMM, HH:mm:ss"),
-            "saw": st.column_config.ImageColumn("saw", width="small"),
+            "saw": st.column_config.ImageColumn("saw", width=views.saw_column_width(records)),
             "confidence": st.column_config.ProgressColumn(
                 "confidence", format="percent", min_value=0, max_value=1
             ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from PIL import Image
 
 from digit_knower.reader import classes
 from digit_knower.reader.verdict import describe, named
-from digit_knower.store.records import Verdict
+from digit_knower.store.records import MODEL_INPUT_BYTES, MODEL_INPUT_SIDE, Verdict
 
 DIGITS = list(range(classes.DIGITS))
 _ACCENT = "#4f8cff"
@@ -55,7 +56,8 @@ def enlarged(model_input: np.ndarray, scale: int = 8) -> Image.Image:
 
 
 def enlarged_row(model_inputs: Sequence[np.ndarray], scale: int = 8, gap: int = 12) -> Image.Image:
-    """Model inputs enlarged side by side, a grey gap between them (several digits, left to right)."""
+    """Model inputs enlarged side by side, a grey gap between them (several digits, left to right);
+    `scale=1` keeps them at 28x28, as the History's thumbnails."""
     pictures = [enlarged(m, scale) for m in model_inputs]
     row = Image.new("L", (sum(p.width for p in pictures) + gap * (len(pictures) - 1), pictures[0].height), 96)
     left = 0
@@ -86,12 +88,34 @@ def probability_chart(probabilities: Sequence[float], digit: int) -> alt.Chart:
     )
 
 
-def _thumbnail_url(model_input: bytes) -> str:
-    """A 28x28 PNG data URL of a stored model input, for the history table's picture column."""
-    picture = Image.frombytes("L", (28, 28), bytes(model_input))
+# The History's thumbnail: the 28x28 inputs at their own size, a few pixels apart.
+THUMBNAIL_GAP = 4
+# Streamlit's grid draws a cell's picture 29 px tall (its 35 px row less 3 px above and below) and
+# 8 px in from either side, and what is wider than the column does not show: so the picture column
+# widens for several digits.
+_DRAWN_HEIGHT_PX = 29
+_CELL_PADDING_PX = 2 * 8
+_SMALL_COLUMN_PX = 75  # Streamlit's "small" column, enough for one digit
+
+
+def _thumbnail_url(record: Any) -> str | None:
+    """A PNG data URL of what the model saw, for the history table's picture column: 28x28 for one
+    digit, every digit's side by side for several (rows logged before those were kept have only
+    the first); None once retention dropped the pictures."""
+    inputs = record.part_input_arrays()
+    if not inputs:
+        return None
     buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
+    enlarged_row(inputs, scale=1, gap=THUMBNAIL_GAP).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def saw_column_width(records: Sequence[Any]) -> int:
+    """Pixels for the History's picture column, so that the widest row of digits shows whole."""
+    widest = max((len(r.part_inputs) // MODEL_INPUT_BYTES for r in records if r.part_inputs), default=1)
+    picture = MODEL_INPUT_SIDE * widest + THUMBNAIL_GAP * (widest - 1)
+    drawn = math.ceil(picture * _DRAWN_HEIGHT_PX / MODEL_INPUT_SIDE)
+    return max(_SMALL_COLUMN_PX, drawn + _CELL_PADDING_PX)
 
 
 def _local(moment: datetime, timezone: str | None) -> datetime:
@@ -132,12 +156,12 @@ def saw_alt(pictures: int) -> str:
 
 
 def history_frame(records: Sequence[Any], timezone: str | None = None) -> pd.DataFrame:
-    """The latest predictions as a table: time, what the model saw, the reader's answer in words,
-    the confidence, the true label and whether the reader was right."""
+    """The latest predictions as a table: time, what the model saw (every digit of several), the
+    reader's answer in words, the confidence, the true label and whether the reader was right."""
     rows = [
         {
             "time": _local(r.created_at, timezone),
-            "saw": _thumbnail_url(r.model_input),
+            "saw": _thumbnail_url(r),
             "answer": answer_words(r.verdict, r.digits, r.digit, r.probabilities),
             "confidence": r.confidence,
             "true label": "" if r.true_label is None else str(r.true_label),

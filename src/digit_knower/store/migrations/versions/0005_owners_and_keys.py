@@ -8,7 +8,7 @@ keep 'web' for both: which of them were uploads was never recorded.
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-10
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations
