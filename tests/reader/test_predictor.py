@@ -314,19 +314,20 @@ def test_bad_input_gets_a_clear_error(predictor: Predictor, make, error: type[Va
 # ---------------------------------------------------------------------------------------------
 
 
-def number(digits: list[np.ndarray], gap: int, scale: int = 3) -> np.ndarray:
-    """MNIST digits in a row, `gap` pixels between their inked columns (negative: overlapping), on
-    a black margin, enlarged `scale` times as a canvas would give them."""
+def number(digits: list[np.ndarray], gap: int | list[int], scale: int = 3) -> np.ndarray:
+    """MNIST digits in a row, `gap` pixels between their inked columns (negative: overlapping; a
+    list: each gap in turn), on a black margin, enlarged `scale` times as a canvas would give them."""
     cropped = [
         d[:, np.flatnonzero(d.max(axis=0) >= 26)[0] : np.flatnonzero(d.max(axis=0) >= 26)[-1] + 1]
         for d in digits
     ]
-    width = sum(c.shape[1] for c in cropped) + gap * (len(cropped) - 1)
+    gaps = gap if isinstance(gap, list) else [gap] * (len(cropped) - 1)
+    width = sum(c.shape[1] for c in cropped) + sum(gaps)
     row = np.zeros((36, width + 8), np.uint8)
     left = 4
-    for c in cropped:
+    for c, after in zip(cropped, [*gaps, 0], strict=True):
         row[4:32, left : left + c.shape[1]] = np.maximum(row[4:32, left : left + c.shape[1]], c)
-        left += c.shape[1] + gap
+        left += c.shape[1] + after
     return np.kron(row, np.ones((scale, scale), np.uint8))
 
 
@@ -351,6 +352,42 @@ def test_digits_two_pixels_apart_or_touching_are_read_as_several_in_order(
     for prediction in read:
         if prediction.verdict == "several_digits":
             assert [p.verdict for p in prediction.parts] == ["digit"] * len(prediction.digits)
+
+
+MIXED = [(4, 2, 7), (1, 9, 0), (5, 7, 3), (3, 5, 8), (6, 2, 1), (9, 4, 4)]
+
+
+def test_two_digits_written_close_beside_one_a_gap_apart_are_all_read(
+    predictor: Predictor, mnist_test: Split
+):
+    # "4 27": the gap parts the 4 from the rest, and the part holding "27", read as no sure digit,
+    # is cut in turn. Each number once gap-first, once gap-last.
+    for labels in MIXED:
+        for gaps in ([12, 1], [1, 12]):
+            prediction = predictor.predict(number(first_of(mnist_test, *labels), gaps))
+            assert (prediction.verdict, prediction.digits) == ("several_digits", labels), gaps
+            assert len(prediction.parts) == 3
+
+
+@pytest.mark.parametrize("labels", [(4, 1), (6, 1), (9, 1), (1, 7)])
+def test_two_digits_a_pixel_apart_that_read_whole_as_one_sure_digit_are_cut_apart(
+    predictor: Predictor, mnist_test: Split, labels: tuple[int, int]
+):
+    # Whole, each reads as a sure first digit (92-97%); but blank columns part the ink, and cut
+    # there, each part reads more surely still.
+    prediction = predictor.predict(number(first_of(mnist_test, *labels), 1))
+    assert (prediction.verdict, prediction.digits) == ("several_digits", labels)
+
+
+@pytest.mark.parametrize("labels", [(3, 5), (7, 9), (3, 1)])
+def test_digits_run_together_that_no_cut_tells_apart_are_unsure_never_not_a_digit(
+    predictor: Predictor, mnist_test: Split, labels: tuple[int, int]
+):
+    # Overlapping by 3 px, these read whole as no digit, and no way to cut them reads surely; but a
+    # way reads as digits throughout: the reader says it is not sure, not that there is no digit.
+    prediction = predictor.predict(number(first_of(mnist_test, *labels), -3))
+    assert prediction.verdict == "unsure"
+    assert prediction.digits == (prediction.digit,)
 
 
 def test_a_wide_single_digit_is_not_cut_apart(predictor: Predictor, mnist_test: Split):

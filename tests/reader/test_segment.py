@@ -67,6 +67,15 @@ def test_cuts_are_tried_only_on_ink_wider_than_high() -> None:
     assert not could_be_several(np.zeros((10, 10), bool))
 
 
+def test_blank_columns_inside_the_ink_are_found_however_narrow() -> None:
+    from digit_knower.reader.cuts import has_blank_columns
+
+    assert has_blank_columns(ink((10, 10, 50, 30), (10, 31, 50, 50)))  # one blank column
+    assert not has_blank_columns(ink((10, 10, 50, 30), (10, 30, 50, 50)))  # touching
+    assert not has_blank_columns(ink((10, 10, 50, 30), (40, 10, 50, 50)))  # an "L": blank above only
+    assert not has_blank_columns(np.zeros((10, 10), bool))
+
+
 def test_touching_boxes_are_cut_at_the_thin_place_between_them() -> None:
     from digit_knower.reader.cuts import cuts
 

@@ -12,7 +12,11 @@ those; the place to cut is where little ink lies. Over-segment, then let the rec
 
 Which way is right, if any, the recogniser says: the Predictor reads every candidate part as one
 more batch and keeps the way whose parts all read as confident digits, with the highest joint
-probability (see `predictor`). The cut search never decides alone.
+probability (see `predictor`). The cut search never decides alone. It looks into a whole drawing
+read as no sure digit, and into each part of several digits parted at gaps that is read as no sure
+digit ("4 27": two digits closer than a gap beside one a gap away). On numbers 3 px apart, where
+`segment` finds some of the gaps and not others, that took all digits right from 84.3% to 89.0%
+(validation digits, 300; 2 px: 87.7% -> 88.3%; no single-digit set changed).
 
 Chosen by measurement on numbers built from MNIST *validation* digits (`reader_quality.number_set`,
 300 per gap, the shipped model): straight cuts read best. Seams that bend through the least ink
@@ -67,6 +71,12 @@ def could_be_several(strong: NDArray[np.bool_]) -> bool:
     if rows.size == 0:
         return False
     return bool(cols[-1] - cols[0] + 1 >= WIDE_FROM * (rows[-1] - rows[0] + 1))
+
+
+def has_blank_columns(strong: NDArray[np.bool_]) -> bool:
+    """Whether blank columns part the clear ink anywhere between its first and last column."""
+    inked = np.flatnonzero(strong.any(axis=0))
+    return bool(inked.size > 0 and inked.size < inked[-1] - inked[0] + 1)
 
 
 def cuts(ink: NDArray[np.uint8], strong: NDArray[np.bool_]) -> Cuts:

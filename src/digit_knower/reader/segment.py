@@ -13,8 +13,8 @@ makes it) is cut at the blank columns between the pieces of the drawing:
 
 Two or more pieces left are the candidate digits, left to right. Whether each really is a
 digit is the model's call (see `verdict`): the reader reads every piece as one digit, and only
-then says "several digits". Digits that touch or overlap cannot be cut apart here; the model
-was trained to call such a drawing "not a digit" rather than to read one digit from it.
+then says "several digits". Digits closer than a gap, touching or overlapping, are no business
+of this module: `cuts` proposes where to cut them, and the model chooses.
 
 Only numpy, on the small ink picture (about 100x100): a few tens of microseconds.
 """
