@@ -136,16 +136,16 @@ def test_a_tall_digit_of_straight_strokes_along_the_left_edge_is_not_blank(predi
 
 @pytest.fixture(scope="module")
 def mouse_style_read(predictor: Predictor, test_digits: Split):
-    drawings = quality.mouse_style(test_digits, per_polarity=600)
+    # The very set `python -m bench.reader_quality` reports (1,000 a polarity, the same seed).
+    drawings = quality.mouse_style(test_digits, per_polarity=1000)
     return drawings, quality.read(predictor, drawings)
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="the reader's pooled goal (99.0%) is not reached yet: 98.94% of this set, 98.67% of "
-    "`python -m bench.reader_quality`'s 3,000 (docs/figures.md, 'The reader'). Strict: once it "
-    "passes, this mark must go.",
+    reason="the reader's pooled goal (99.0%) is not reached yet: 98.63% of this set "
+    "(docs/figures.md, 'Real people's handwriting'). Strict: once it passes, this mark must go.",
 )
 def test_mouse_style_drawings_are_read_as_well_as_the_issue_asks_in_all_three_polarities_together(
     mouse_style_read,
@@ -166,14 +166,14 @@ def polarity_accuracies(drawings: quality.DrawingSet, read: list) -> dict[str, f
 @pytest.mark.slow
 def test_mouse_style_drawings_are_read_well_in_each_polarity(mouse_style_read) -> None:
     for paint, accuracy in polarity_accuracies(*mouse_style_read).items():
-        assert accuracy >= 0.975, f"{paint}: {accuracy:.2%}"
+        assert accuracy >= 0.98, f"{paint}: {accuracy:.2%}"
 
 
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="the reader's goal of 98.5% in each polarity is not reached in every one: black on white "
-    "98.00% of this set (docs/figures.md). Strict: once it passes, this mark must go.",
+    reason="the reader's goal of 98.5% in each polarity is not reached in every one: black on "
+    "transparent 98.40% (docs/figures.md). Strict: once it passes, this mark must go.",
 )
 def test_mouse_style_drawings_are_read_as_well_as_the_issue_asks_in_each_polarity(mouse_style_read) -> None:
     for paint, accuracy in polarity_accuracies(*mouse_style_read).items():
@@ -223,8 +223,8 @@ def mnist_figures(predictor: Predictor, test_digits: Split) -> dict[str, float]:
 
 @pytest.mark.slow
 def test_mnist_test_digits_through_the_reader_and_the_calibration(mnist_figures: dict[str, float]) -> None:
-    # The floor the shipped model holds (99.45%) while it learns real people's hands: MNIST's own
-    # digits cost 0.2 points when a batch is 36% MNIST rather than 65% (docs/figures.md).
+    # The floor the shipped model holds (99.52%) while it learns real people's hands: MNIST's own
+    # digits cost 0.1-0.2 points when a batch is 36% MNIST rather than 65% (docs/figures.md).
     assert mnist_figures["accuracy"] >= 0.994, (
         f"MNIST test through predict_batch: {mnist_figures['accuracy']:.2%}"
     )
@@ -235,7 +235,7 @@ def test_mnist_test_digits_through_the_reader_and_the_calibration(mnist_figures:
 @pytest.mark.xfail(
     strict=True,
     reason="the reader's MNIST goal (99.6% through predict_batch) is not reached since training "
-    "reads real hands: 99.45% (docs/figures.md, 'Real people's handwriting'). Strict: once it "
+    "reads real hands: 99.52% (docs/figures.md, 'Real people's handwriting'). Strict: once it "
     "passes, this mark must go.",
 )
 def test_mnist_test_digits_through_the_reader_reach_the_goal(mnist_figures: dict[str, float]) -> None:
