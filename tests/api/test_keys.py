@@ -3,6 +3,7 @@ deletes, and the label rate; on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -114,6 +115,42 @@ def test_a_revoked_or_unknown_key_gets_401(client: TestClient, keys, database_ur
     get_settings.cache_clear()
     with TestClient(create_app()) as fresh:  # a fresh process: no cached look-up
         assert fresh.get("/v1/predictions", headers=keys["reader"]).status_code == 401
+
+
+def basic_password(token: str) -> dict[str, str]:
+    """HTTP Basic with any user name and the key as the password, as Prometheus and a browser send it."""
+    return {"Authorization": "Basic " + base64.b64encode(f"prometheus:{token}".encode()).decode()}
+
+
+def test_a_made_key_opens_the_docs_and_with_the_read_scope_the_metrics(client: TestClient, keys) -> None:
+    reader, alice = keys["reader"]["X-API-Key"], keys["alice"]["X-API-Key"]
+    assert client.get("/openapi.json", headers=keys["alice"]).status_code == 200  # any key
+    assert client.get("/metrics", headers=basic_password(reader)).status_code == 200
+    assert client.get("/metrics", headers=ADMIN).status_code == 200
+    refused = client.get("/metrics", headers=basic_password(alice.replace("dk_", "dk_x")))
+    assert refused.status_code == 401
+    alices = client.get("/metrics", headers=keys["alice"])  # predict, label, read: read is there
+    assert alices.status_code == 200
+    predict_only = keys_with(["predict"])
+    answer = client.get("/metrics", headers=predict_only)
+    assert answer.status_code == 403 and "not 'read'" in answer.json()["detail"]
+
+
+def keys_with(scopes: list[str]) -> dict[str, str]:
+    with Store(get_settings().database_url) as store:
+        return {"X-API-Key": store.create_api_key("scraper-" + "-".join(scopes), scopes)[1]}
+
+
+def test_with_made_keys_and_no_admin_key_the_docs_and_metrics_still_need_a_key(
+    keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DIGIT_KNOWER_API_KEY")
+    get_settings.cache_clear()
+    with TestClient(create_app()) as fresh:
+        for path in ("/openapi.json", "/docs", "/metrics"):
+            assert fresh.get(path).status_code == 401, path
+        assert fresh.get("/openapi.json", headers=keys["bob"]).status_code == 200
+        assert fresh.get("/metrics", headers=keys["reader"]).status_code == 200
 
 
 def test_labels_beyond_the_rate_get_429_with_retry_after_per_key(client: TestClient, keys) -> None:

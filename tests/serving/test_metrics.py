@@ -90,9 +90,11 @@ def test_metrics_take_the_api_key_and_count_predictions_requests_and_core_timing
     assert grew("digit_knower_http_request_duration_seconds_count", **post, status="201") == 3
     assert grew("digit_knower_predictions_total", source="api", verdict="digit") == 3
     assert grew("digit_knower_digits_read_total", source="api", digit=digit) == 3
-    # The blank picture was preprocessed (and refused) too; the model ran for the three others.
+    # The blank picture was preprocessed (and refused) too; the model ran for the three others:
+    # once each, or twice where the reader takes its second look (`second_look`: a model that
+    # gives this drawn 1 a "not a digit" share above 5% looks again).
     assert grew("digit_knower_preprocess_seconds_count") == 4
-    assert grew("digit_knower_model_seconds_count") == 3
+    assert grew("digit_knower_model_seconds_count") in (3, 6)
     assert grew("digit_knower_preprocess_seconds_sum") > 0
     assert value(after, "digit_knower_model_info", version=Predictor.load().model_version) == 1
     assert value(after, "digit_knower_outbox_backlog") == 0

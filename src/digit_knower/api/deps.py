@@ -4,7 +4,6 @@ the image in a POST body."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -81,22 +80,29 @@ async def caller(request: Request, api_key: str | None = Security(api_key_header
     A key seen in the last few seconds costs a dictionary look-up (`KeyRing`); only a look-up that
     needs the database goes to a thread, so that the event loop never waits for it."""
     ring = _key_ring(request)
-    if api_key:
-        known, key = ring.known(api_key)
-        if not known:
-            key = await run_in_threadpool(ring.find, api_key)
-        if key is not None:
-            return key
-    required = ring.required_known()
-    if required is None:
-        required = await run_in_threadpool(ring.required)
-    if not required:
+    key = await _key_of(ring, api_key)
+    if key is not None:
+        return key
+    if not await _keys_required(ring):
         return ANONYMOUS_KEY
     raise ProblemError(
         401,
         "Missing or wrong API key: send it in the X-API-Key header.",
         headers={"WWW-Authenticate": "X-API-Key"},
     )
+
+
+async def _key_of(ring: KeyRing, token: str | None) -> ApiKey | None:
+    """The active key `token` is, or None; only a look-up that needs the database goes to a thread."""
+    if not token:
+        return None
+    known, key = ring.known(token)
+    return key if known else await run_in_threadpool(ring.find, token)
+
+
+async def _keys_required(ring: KeyRing) -> bool:
+    required = ring.required_known()
+    return required if required is not None else await run_in_threadpool(ring.required)
 
 
 def allowed(scope: str) -> Callable[..., Awaitable[ApiKey]]:
@@ -124,24 +130,32 @@ def _key_ring(request: Request) -> KeyRing:
     return ring
 
 
-def key_or_password(realm: str, refusal: str) -> Callable[..., Awaitable[None]]:
+def key_or_password(realm: str, refusal: str, scope: str | None = None) -> Callable[..., Awaitable[None]]:
     """A dependency for what a browser or Prometheus opens, which cannot always add an X-API-Key
-    header: when DIGIT_KNOWER_API_KEY is set, that key in X-API-Key, or as the password of HTTP
-    Basic authentication in `realm` (any user name); else 401 with `refusal`."""
+    header: where the API needs keys, a key (DIGIT_KNOWER_API_KEY, or one made by `digit-knower keys
+    create` with `scope`, or any scope when None) in X-API-Key, or as the password of HTTP Basic
+    authentication in `realm` (any user name); else 401 with `refusal`, or 403 for a key without
+    the scope."""
     basic_auth = HTTPBasic(auto_error=False, realm=realm)
 
     # Defaults, not Annotated: FastAPI reads the (postponed) annotations in the module's globals,
     # where this closure's `basic_auth` does not stand.
     async def check(
+        request: Request,
         api_key: str | None = Security(api_key_header),
         basic: HTTPBasicCredentials | None = Security(basic_auth),  # noqa: B008 (see above)
     ) -> None:
-        expected = get_settings().api_key
-        password = basic.password if basic else None
-        if expected and not (_is_key(api_key, expected) or _is_key(password, expected)):
+        ring = _key_ring(request)
+        key = await _key_of(ring, api_key) or await _key_of(ring, basic.password if basic else None)
+        if key is None and not await _keys_required(ring):
+            return
+        if key is None:
             raise ProblemError(
                 401, refusal, headers={"WWW-Authenticate": f'Basic realm="{realm}", charset="UTF-8"'}
             )
+        if scope is not None and not key.allows(scope):
+            granted = ", ".join(sorted(key.scopes))
+            raise ProblemError(403, f"The key {key.name!r} has the scopes {granted}, not {scope!r}.")
 
     return check
 
@@ -149,13 +163,9 @@ def key_or_password(realm: str, refusal: str) -> Callable[..., Awaitable[None]]:
 # The docs and the OpenAPI document: a browser asks for the password.
 require_docs_access = key_or_password(
     "Digit Knower API docs",
-    "The API documentation needs the API key: send it in the X-API-Key header, or give it as "
+    "The API documentation needs an API key: send it in the X-API-Key header, or give it as "
     "the password when the browser asks (any user name).",
 )
-
-
-def _is_key(given: str | None, expected: str) -> bool:
-    return given is not None and secrets.compare_digest(given.encode(), expected.encode())
 
 
 async def image_input(request: Request) -> ImageInput:

@@ -1,7 +1,8 @@
 """The API's Prometheus side: GET /metrics, and the count and latency of every HTTP request.
 
-On the API's port, GET /metrics needs the API key when one is set, as the docs do: in X-API-Key,
-or as the password of HTTP Basic authentication (Prometheus' `basic_auth`, any user name). The
+On the API's port, GET /metrics needs a key wherever the API does, as the docs do: the admin key
+or a key with the "read" scope, in X-API-Key or as the password of HTTP Basic authentication
+(Prometheus' `basic_auth`, any user name). The
 metrics tell how busy the service is and which model serves: nothing for anyone who can reach the
 port. DIGIT_KNOWER_METRICS=false switches them off, and DIGIT_KNOWER_METRICS_PORT moves
 them to a port of their own, with no key, served by `digit-knower api` itself (api_command.py):
@@ -27,10 +28,12 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 
 
 # Prometheus sends the key as its basic_auth password.
+# The metrics are statistics: a key with the "read" scope (or admin) opens them.
 require_metrics_key = key_or_password(
     "Digit Knower metrics",
-    "The metrics need the API key: send it in the X-API-Key header, or as the password of "
-    "HTTP Basic authentication (Prometheus' basic_auth; any user name).",
+    "The metrics need an API key with the 'read' scope: send it in the X-API-Key header, or as "
+    "the password of HTTP Basic authentication (Prometheus' basic_auth; any user name).",
+    scope="read",
 )
 
 
