@@ -35,7 +35,7 @@ def test_the_shipped_model_reads_at_least_99_4_percent_of_the_test_set(mnist_dir
     test = load_test(mnist_dir, download=False)
     predicted = Network.open(MODEL_DIR / MODEL_FILE).logits(test.images)[:, :10].argmax(1)
     accuracy = (predicted == test.labels).mean()
-    assert accuracy >= 0.994  # 99.54%; the reader's goal through predict_batch is in test_reader
+    assert accuracy >= 0.994  # 99.49%; the reader's goal through predict_batch is in test_reader
     # The card tells the truth about the file beside it.
     assert accuracy == pytest.approx(card["test_accuracy"], abs=1e-9)
     assert np.array_equal(
@@ -75,10 +75,7 @@ def test_the_card_records_how_the_model_reads_people(card: dict) -> None:
     assert reader["test_ece"] < reader["test_ece_before_temperature"]
     assert reader["test_ece"] <= 0.01
     assert reader["test_nondigits_caught"] >= 0.95
-    # "Turned away" counts "unsure" (and "several") as well as "not a digit": 10 of these 900 for
-    # dk-20261208-bbe65cd4. The goal, at most 1% "not a digit", is held on more drawings in
-    # test_reader and `bench.reader_quality`.
-    assert reader["test_mouse_style_turned_away"] <= 0.015
+    assert reader["test_mouse_style_turned_away"] <= 0.01
 
 
 def test_the_card_records_each_source_it_was_trained_on(card: dict) -> None:
@@ -92,8 +89,8 @@ def test_the_card_records_each_source_it_was_trained_on(card: dict) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the goals on real hands are not all reached: pen digits 98.80% read right (goal 99%), "
-    "Omniglot 89.6% turned away (goal 90%); docs/figures.md. Strict: once they pass, this mark must go.",
+    reason="the goals on real hands are not all reached: pen digits 98.47% read right (goal 99%), "
+    "Omniglot 87.9% turned away (goal 90%); docs/figures.md. Strict: once they pass, this mark must go.",
 )
 def test_the_card_s_real_hands_figures_reach_the_goals(card: dict) -> None:
     reader = card["reader"]

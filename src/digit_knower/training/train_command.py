@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--preset",
         choices=PRESETS,
         default="full",
-        help=f"full: the shipped model's recipe ({PRESETS['full']} epochs, about 35-60 minutes on 2 "
+        help=f"full: the shipped model's recipe ({PRESETS['full']} epochs, about 25-40 minutes on 2 "
         "cores); quick: 1 epoch, for trying things (a minute or two once the drawings are cached)",
     )
     parser.add_argument(
