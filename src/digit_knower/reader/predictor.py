@@ -221,8 +221,12 @@ class Predictor:
                 out[i] = replace(
                     each[0], verdict="several_digits", digits=tuple(p.digit for p in each), parts=each
                 )
-            elif None in searched and _digits_run_together(searched[None].ways, readings[first:start]):
-                out[i] = _unsure(predictions[i])
+            elif (
+                predictions[i].verdict == "not_a_digit"
+                and None in searched
+                and _digits_run_together(searched[None].ways, readings[first:start])
+            ):
+                out[i] = replace(predictions[i], verdict="unsure", digits=(predictions[i].digit,))
         return out
 
     def _read_parts(self, searches: list[_CutCandidates]) -> list[Reading]:
@@ -400,13 +404,6 @@ def _digits_run_together(ways: list[tuple[int, ...]], readings: list[Reading]) -
     from at most 9.3% to 3.3%; 4.6% of the synthetic non-digits and 4.8% of Omniglot's letters went
     from "not a digit" to "unsure" (wide ones, whose parts read as digits)."""
     return any(all(readings[k].verdict == "digit" for k in way) for way in ways)
-
-
-def _unsure(prediction: Prediction) -> Prediction:
-    """A reading of "not a digit" made "unsure": its best-guess digit stands."""
-    if prediction.verdict != "not_a_digit":
-        return prediction
-    return replace(prediction, verdict="unsure", digits=(prediction.digit,))
 
 
 def _may_be_cut(prediction: Prediction) -> bool:
